@@ -1,0 +1,3 @@
+"""tokenledger: a usage ledger for LLM API gateways, speaking New API's log API."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+from tokenledger.cli import main
+
+main()

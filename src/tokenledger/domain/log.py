@@ -1,0 +1,137 @@
+"""Log entries, their types, and the two views a caller can get of them (admin and user)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, replace
+from enum import Enum, IntEnum
+from typing import Any
+
+
+class View(Enum):
+    """ADMIN shows every field; USER is what a common user or an API key may see (see `to_user_row`)."""
+
+    ADMIN = "admin"
+    USER = "user"
+
+
+class LogType(IntEnum):
+    """New API's log types. As a filter, UNKNOWN (0) means all types."""
+
+    UNKNOWN = 0
+    TOPUP = 1
+    CONSUME = 2
+    MANAGE = 3
+    SYSTEM = 4
+    ERROR = 5
+    REFUND = 6
+    LOGIN = 7
+
+
+# Keys of `other` that only admins may see.
+ADMIN_ONLY_OTHER_KEYS = ("admin_info", "audit_info")
+
+# Column lengths, shared by the schema and by input validation so a value that validates always fits.
+MAX_USERNAME = 64
+MAX_TOKEN_NAME = 128
+MAX_MODEL_NAME = 255
+MAX_GROUP = 64
+MAX_IP = 64
+MAX_REQUEST_ID = 128
+MAX_CONTENT = 65_535
+MAX_OTHER = 65_535
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One usage log row, as stored. `channel` is the channel id; `other` is a JSON object as a string."""
+
+    id: int
+    user_id: int
+    created_at: int
+    type: int
+    content: str = ""
+    username: str = ""
+    token_name: str = ""
+    model_name: str = ""
+    quota: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    use_time: int = 0
+    is_stream: bool = False
+    channel: int = 0
+    token_id: int = 0
+    group: str = ""
+    ip: str = ""
+    request_id: str = ""
+    upstream_request_id: str = ""
+    other: str = ""
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def strip_admin_keys(other: str) -> str:
+    """Remove admin-only keys from an `other` JSON string; a value that is not a JSON object is kept as is."""
+    if not other or not any(key in other for key in ADMIN_ONLY_OTHER_KEYS):
+        return other
+    try:
+        parsed = json.loads(other)
+    except ValueError:
+        return other
+    if not isinstance(parsed, dict):
+        return other
+    for key in ADMIN_ONLY_OTHER_KEYS:
+        parsed.pop(key, None)
+    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+
+
+def to_row(entry: LogEntry, channel_name: str) -> dict[str, Any]:
+    """The admin view of a log: every field in the contract's order; empty request ids are omitted."""
+    row: dict[str, Any] = {
+        "id": entry.id,
+        "user_id": entry.user_id,
+        "created_at": entry.created_at,
+        "type": entry.type,
+        "content": entry.content,
+        "username": entry.username,
+        "token_name": entry.token_name,
+        "model_name": entry.model_name,
+        "quota": entry.quota,
+        "prompt_tokens": entry.prompt_tokens,
+        "completion_tokens": entry.completion_tokens,
+        "use_time": entry.use_time,
+        "is_stream": entry.is_stream,
+        "channel": entry.channel,
+        "channel_name": channel_name,
+        "token_id": entry.token_id,
+        "group": entry.group,
+        "ip": entry.ip,
+        "request_id": entry.request_id,
+        "upstream_request_id": entry.upstream_request_id,
+        "other": entry.other,
+    }
+    if not entry.request_id:
+        del row["request_id"]
+    if not entry.upstream_request_id:
+        del row["upstream_request_id"]
+    return row
+
+
+def to_user_row(entry: LogEntry, position: int) -> dict[str, Any]:
+    """The user view: no channel name, no admin-only `other` keys, and `id` is the 1-based position.
+
+    The global id would reveal the platform's volume, so the row's position in the result replaces it.
+    """
+    visible = replace(entry, id=position, other=strip_admin_keys(entry.other))
+    return to_row(visible, channel_name="")
+
+
+def render(
+    entries: list[LogEntry], view: View, channel_names: dict[int, str], first_position: int = 1
+) -> list[dict[str, Any]]:
+    """Rows as a caller sees them: the admin view with channel names, or the user view with positions."""
+    if view is View.USER:
+        return [to_user_row(entry, first_position + index) for index, entry in enumerate(entries)]
+    return [to_row(entry, channel_names.get(entry.channel, "")) for entry in entries]

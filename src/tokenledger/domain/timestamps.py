@@ -1,0 +1,46 @@
+"""Timestamp parsing: every timestamp parameter accepts Unix seconds or milliseconds."""
+
+from __future__ import annotations
+
+import time
+
+from tokenledger.domain.errors import Invalid
+
+# A value at or above this is taken as milliseconds: 10^11 seconds is the year 5138.
+MILLISECONDS_THRESHOLD = 100_000_000_000
+# Largest accepted value after normalisation (year 9999), so nothing overflows a BIGINT or a datetime.
+MAX_SECONDS = 253_402_300_799
+
+
+def normalize(value: int) -> int:
+    """Return Unix seconds for a value in seconds or milliseconds (ms are divided by 1000, rounding down)."""
+    if value >= MILLISECONDS_THRESHOLD:
+        return value // 1000
+    return value
+
+
+def parse(name: str, raw: str | int | None) -> int:
+    """Parse a timestamp parameter; 0, empty or absent gives 0 (unbounded). Raises Invalid on garbage."""
+    if raw is None:
+        return 0
+    if isinstance(raw, bool):
+        raise Invalid(f"{name} must be a Unix timestamp in seconds or milliseconds, got {raw!r}")
+    if isinstance(raw, int):
+        value = raw
+    else:
+        text = raw.strip()
+        if text == "":
+            return 0
+        if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+            raise Invalid(f"{name} must be a Unix timestamp in seconds or milliseconds, got {raw!r}")
+        value = int(text)
+    if value < 0:
+        raise Invalid(f"{name} must not be negative, got {value}")
+    seconds = normalize(value)
+    if seconds > MAX_SECONDS:
+        raise Invalid(f"{name} is too large: {value} is past the year 9999")
+    return seconds
+
+
+def now() -> int:
+    return int(time.time())

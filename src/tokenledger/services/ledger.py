@@ -1,0 +1,104 @@
+"""Reading and pruning logs: scoping to the caller, choosing the view, filling channel names."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any, Literal
+
+from tokenledger.domain import timestamps
+from tokenledger.domain.errors import Invalid
+from tokenledger.domain.filters import SEARCH_LIMIT, LogFilters, Page, PageRequest
+from tokenledger.domain.log import View, render
+from tokenledger.domain.principal import Principal
+from tokenledger.store import channels, logs, usage
+from tokenledger.store.database import Database
+from tokenledger.store.logs import LogStat
+
+KeyScope = Literal["account", "token"]
+
+MAX_SELF_DATA_SPAN = 30 * 24 * 3600
+
+
+def scope_to_caller(filters: LogFilters, principal: Principal, key_scope: KeyScope) -> LogFilters:
+    """Restrict filters to what the caller may see on a self route: their own rows, or only their key's
+    rows when they came with an API key and the operator chose the `token` scope."""
+    if principal.api_key is not None and key_scope == "token":
+        return filters.scoped_to_key(principal.user.id, principal.api_key.id)
+    return filters.scoped_to_user(principal.user.id)
+
+
+def _channel_names(db: Database, view: View) -> dict[int, str]:
+    if view is View.USER:
+        return {}
+    with db.read() as conn:
+        return channels.names(conn)
+
+
+def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) -> Page[dict[str, Any]]:
+    with db.read() as conn:
+        found = logs.list_page(conn, filters, page)
+    rows = render(found.items, view, _channel_names(db, view), found.first_position)
+    return replace(found, items=rows)  # type: ignore[arg-type]
+
+
+def recent_logs(db: Database, filters: LogFilters, limit: int, view: View) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        entries = logs.list_recent(conn, filters, limit)
+    return render(entries, view, _channel_names(db, view))
+
+
+def log_stat(db: Database, filters: LogFilters) -> LogStat:
+    with db.read() as conn:
+        return logs.stat(conn, filters, timestamps.now())
+
+
+def search_logs(db: Database, keyword: str, view: View, user_id: int | None = None) -> list[dict[str, Any]]:
+    with db.read() as conn:
+        entries = logs.search(conn, keyword, SEARCH_LIMIT, user_id=user_id)
+    return render(entries, view, _channel_names(db, view))
+
+
+def delete_logs_before(db: Database, target_timestamp: int) -> int:
+    if target_timestamp <= 0:
+        raise Invalid("target timestamp is required: pass ?target_timestamp=<Unix seconds or milliseconds>")
+    with db.write() as conn:
+        return logs.delete_before(conn, target_timestamp)
+
+
+def usage_data(
+    db: Database,
+    start: int,
+    end: int,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+) -> list[dict[str, Any]]:
+    """Hourly consume buckets as New API's data endpoints return them."""
+    with db.read() as conn:
+        buckets = usage.list_buckets(conn, start, end, user_id=user_id, username=username)
+    rows: list[dict[str, Any]] = []
+    for bucket in buckets:
+        row: dict[str, Any] = {
+            "model_name": bucket.model_name,
+            "created_at": bucket.created_at,
+            "count": bucket.count,
+            "quota": bucket.quota,
+            "token_used": bucket.token_used,
+        }
+        if bucket.username is not None:
+            row["user_id"] = bucket.user_id
+            row["username"] = bucket.username
+        rows.append(row)
+    return rows
+
+
+def self_data_window(start: int, end: int) -> tuple[int, int]:
+    """The self data route serves at most 30 days: a missing end means now, a missing start 30 days
+    before the end."""
+    end = end or timestamps.now()
+    start = start or max(end - MAX_SELF_DATA_SPAN, 0)
+    if start > end:
+        raise Invalid("start_timestamp must not be after end_timestamp")
+    if end - start > MAX_SELF_DATA_SPAN:
+        raise Invalid("the time span must not exceed 30 days: narrow start_timestamp..end_timestamp")
+    return start, end

@@ -1,0 +1,211 @@
+"""Log rows: insert, list (offset and keyset pages), stat, search, delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, func, insert, or_, select
+
+from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
+from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.store import _dialect, usage
+from tokenledger.store.schema import logs
+
+RECENT_WINDOW_SECONDS = 60
+
+_ORDER = (logs.c.created_at.desc(), logs.c.id.desc())
+
+
+@dataclass(frozen=True, slots=True)
+class LogStat:
+    quota: int
+    rpm: int
+    tpm: int
+
+
+def _text_condition(column: Any, match: TextMatch) -> ColumnElement[bool]:
+    if match.is_pattern:
+        return column.like(match.value, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+    return column == match.value  # type: ignore[no-any-return]
+
+
+def _conditions(
+    filters: LogFilters, *, with_time: bool = True, with_type: bool = True
+) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if filters.user_id is not None:
+        where.append(logs.c.user_id == filters.user_id)
+    if filters.token_id is not None:
+        where.append(logs.c.token_id == filters.token_id)
+    if with_type and filters.type != LogType.UNKNOWN:
+        where.append(logs.c.type == int(filters.type))
+    if with_time and filters.start_timestamp:
+        where.append(logs.c.created_at >= filters.start_timestamp)
+    if with_time and filters.end_timestamp:
+        where.append(logs.c.created_at <= filters.end_timestamp)
+    if filters.username is not None:
+        where.append(_text_condition(logs.c.username, filters.username))
+    if filters.token_name is not None:
+        where.append(logs.c.token_name == filters.token_name)
+    if filters.model_name is not None:
+        where.append(_text_condition(logs.c.model_name, filters.model_name))
+    if filters.channel is not None:
+        where.append(logs.c.channel_id == filters.channel)
+    if filters.group is not None:
+        where.append(logs.c.group == filters.group)
+    if filters.request_id is not None:
+        where.append(logs.c.request_id == filters.request_id)
+    if filters.upstream_request_id is not None:
+        where.append(logs.c.upstream_request_id == filters.upstream_request_id)
+    return where
+
+
+def _entry(row: Row[Any]) -> LogEntry:
+    return LogEntry(
+        id=row.id,
+        user_id=row.user_id,
+        created_at=row.created_at,
+        type=row.type,
+        content=row.content,
+        username=row.username,
+        token_name=row.token_name,
+        model_name=row.model_name,
+        quota=row.quota,
+        prompt_tokens=row.prompt_tokens,
+        completion_tokens=row.completion_tokens,
+        use_time=row.use_time,
+        is_stream=bool(row.is_stream),
+        channel=row.channel_id,
+        token_id=row.token_id,
+        group=row.group,
+        ip=row.ip,
+        request_id=row.request_id,
+        upstream_request_id=row.upstream_request_id,
+        other=row.other,
+    )
+
+
+def _values(entry: LogEntry) -> dict[str, Any]:
+    return {
+        "user_id": entry.user_id,
+        "created_at": entry.created_at,
+        "type": int(entry.type),
+        "content": entry.content,
+        "username": entry.username,
+        "token_name": entry.token_name,
+        "model_name": entry.model_name,
+        "quota": entry.quota,
+        "prompt_tokens": entry.prompt_tokens,
+        "completion_tokens": entry.completion_tokens,
+        "use_time": entry.use_time,
+        "is_stream": entry.is_stream,
+        "channel_id": entry.channel,
+        "token_id": entry.token_id,
+        "group": entry.group,
+        "ip": entry.ip,
+        "request_id": entry.request_id,
+        "upstream_request_id": entry.upstream_request_id,
+        "other": entry.other,
+    }
+
+
+def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
+    """Insert log rows (their `id` is ignored and assigned by the database) and fold the consume rows
+    into the hourly usage table in the same transaction. Returns the number of rows inserted."""
+    if not entries:
+        return 0
+    conn.execute(insert(logs), [_values(entry) for entry in entries])
+    usage.add_consumption(conn, entries)
+    return len(entries)
+
+
+def _select_rows(filters: LogFilters) -> Select[Any]:
+    return select(logs).where(*_conditions(filters)).order_by(*_ORDER)
+
+
+def count(conn: Connection, filters: LogFilters) -> int:
+    return int(conn.execute(select(func.count()).select_from(logs).where(*_conditions(filters))).scalar_one())
+
+
+def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[LogEntry]:
+    """One page of matching rows, newest first, with the exact total. A cursor page continues after the
+    cursor's row (keyset), whatever the depth; otherwise `p`/`page_size` select an offset page."""
+    total = count(conn, filters)
+    query = _select_rows(filters).limit(page.page_size)
+    if page.cursor is not None:
+        after = page.cursor
+        query = query.where(
+            or_(
+                logs.c.created_at < after.created_at,
+                and_(logs.c.created_at == after.created_at, logs.c.id < after.id),
+            )
+        )
+        first_position = after.position + 1
+    else:
+        query = query.offset(page.offset)
+        first_position = page.offset + 1
+    items = [_entry(row) for row in conn.execute(query)]
+    next_cursor = None
+    last_position = first_position + len(items) - 1
+    if items and len(items) == page.page_size and last_position < total:
+        last = items[-1]
+        next_cursor = Cursor(last.created_at, last.id, last_position).encode()
+    return Page(
+        items=items,
+        total=total,
+        page=page.page,
+        page_size=page.page_size,
+        first_position=first_position,
+        next_cursor=next_cursor,
+    )
+
+
+def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEntry]:
+    return [_entry(row) for row in conn.execute(_select_rows(filters).limit(limit))]
+
+
+def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
+    """`quota`: sum over consume rows matching the filters (the `type` filter is ignored); `rpm`/`tpm`:
+    count and token sum of matching consume rows in the last 60 seconds, whatever the time window."""
+    consume = logs.c.type == int(LogType.CONSUME)
+    quota = conn.execute(
+        select(func.coalesce(func.sum(logs.c.quota), 0)).where(
+            consume, *_conditions(filters, with_type=False)
+        )
+    ).scalar_one()
+    recent = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(logs.c.prompt_tokens + logs.c.completion_tokens), 0),
+        ).where(
+            consume,
+            logs.c.created_at >= now - RECENT_WINDOW_SECONDS,
+            *_conditions(filters, with_type=False, with_time=False),
+        )
+    ).one()
+    return LogStat(quota=int(quota), rpm=int(recent[0]), tpm=int(recent[1]))
+
+
+def search(conn: Connection, keyword: str, limit: int, user_id: int | None = None) -> list[LogEntry]:
+    """Newest rows whose content holds every word of the keyword, or whose type equals it when it is a
+    log type number; only `user_id`'s rows when given."""
+    matches: list[ColumnElement[bool]] = []
+    words = _dialect.search_words(keyword)
+    if words:
+        matches.append(_dialect.content_matches(conn, words))
+    if keyword.isdigit() and len(keyword) <= 9:
+        matches.append(logs.c.type == int(keyword))
+    if not matches:
+        return []
+    query = select(logs).where(or_(*matches))
+    if user_id is not None:
+        query = query.where(logs.c.user_id == user_id)
+    return [_entry(row) for row in conn.execute(query.order_by(*_ORDER).limit(limit))]
+
+
+def delete_before(conn: Connection, target_timestamp: int) -> int:
+    """Delete rows created strictly before the target. Returns how many were deleted."""
+    result = conn.execute(delete(logs).where(logs.c.created_at < target_timestamp))
+    return int(result.rowcount)

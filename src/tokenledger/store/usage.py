@@ -1,0 +1,121 @@
+"""Hourly usage buckets of consume logs (New API's quota_data), maintained as logs are written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.store import _dialect
+from tokenledger.store.schema import quota_data
+
+HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class UsageBucket:
+    model_name: str
+    created_at: int
+    count: int
+    quota: int
+    token_used: int
+    user_id: int | None = None
+    username: str | None = None
+
+
+def add_consumption(conn: Connection, entries: Sequence[LogEntry]) -> None:
+    """Fold consume rows into their (user, model, hour) buckets. Call inside the logs' transaction."""
+    buckets: dict[tuple[int, str, int], dict[str, Any]] = {}
+    for entry in entries:
+        if entry.type != LogType.CONSUME:
+            continue
+        hour = entry.created_at - entry.created_at % HOUR
+        key = (entry.user_id, entry.model_name, hour)
+        bucket = buckets.get(key)
+        if bucket is None:
+            bucket = buckets[key] = {
+                "user_id": entry.user_id,
+                "username": entry.username,
+                "model_name": entry.model_name,
+                "created_at": hour,
+                "count": 0,
+                "quota": 0,
+                "token_used": 0,
+            }
+        bucket["count"] += 1
+        bucket["quota"] += entry.quota
+        bucket["token_used"] += entry.total_tokens
+    # A stable order keeps concurrent writers from taking row locks in opposite orders.
+    rows = [buckets[key] for key in sorted(buckets)]
+    _dialect.upsert_add(
+        conn,
+        quota_data,
+        rows,
+        key=("user_id", "model_name", "created_at"),
+        added=("count", "quota", "token_used"),
+    )
+
+
+def list_buckets(
+    conn: Connection,
+    start: int,
+    end: int,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+) -> list[UsageBucket]:
+    """Buckets whose hour start lies in [start, end] (0 = unbounded). With a user or username, that user's
+    buckets per model and hour (with user fields for a username query); otherwise summed over users."""
+    conditions = []
+    if start:
+        conditions.append(quota_data.c.created_at >= start)
+    if end:
+        conditions.append(quota_data.c.created_at <= end)
+    if user_id is not None or username is not None:
+        if user_id is not None:
+            conditions.append(quota_data.c.user_id == user_id)
+        if username is not None:
+            conditions.append(quota_data.c.username == username)
+        query = (
+            select(quota_data)
+            .where(*conditions)
+            .order_by(quota_data.c.created_at, quota_data.c.model_name, quota_data.c.id)
+        )
+        with_user = username is not None
+        return [
+            UsageBucket(
+                model_name=row.model_name,
+                created_at=row.created_at,
+                count=row.count,
+                quota=row.quota,
+                token_used=row.token_used,
+                user_id=row.user_id if with_user else None,
+                username=row.username if with_user else None,
+            )
+            for row in conn.execute(query)
+        ]
+    summed = (
+        select(
+            quota_data.c.model_name,
+            quota_data.c.created_at,
+            func.sum(quota_data.c.count).label("count"),
+            func.sum(quota_data.c.quota).label("quota"),
+            func.sum(quota_data.c.token_used).label("token_used"),
+        )
+        .where(*conditions)
+        .group_by(quota_data.c.model_name, quota_data.c.created_at)
+        .order_by(quota_data.c.created_at, quota_data.c.model_name)
+    )
+    return [
+        UsageBucket(
+            model_name=row.model_name,
+            created_at=row.created_at,
+            count=int(row.count),
+            quota=int(row.quota),
+            token_used=int(row.token_used),
+        )
+        for row in conn.execute(summed)
+    ]
