@@ -14,7 +14,7 @@ PLACEHOLDER_SECRETS = frozenset({"random_string", "changeme", "change-me", "secr
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore", populate_by_name=True)
 
     sql_dsn: str = Field(
         DEFAULT_SQL_DSN,
@@ -22,9 +22,7 @@ class Settings(BaseSettings):
         description="Database URL for everything tokenledger stores. Default: a SQLite file under ./data/.",
     )
     host: str = Field("127.0.0.1", validation_alias="HOST", description="Address the server listens on.")
-    port: int = Field(
-        3000, ge=1, le=65535, validation_alias="PORT", description="Port the server listens on."
-    )
+    port: int = Field(3000, ge=1, le=65535, validation_alias="PORT", description="Port the server listens on.")
     session_secret: str | None = Field(
         None,
         validation_alias="SESSION_SECRET",

@@ -207,9 +207,7 @@ def parse_filters(params: Mapping[str, str], scope: Scope) -> LogFilters:
         model_name=parse_text_match("model_name", params.get("model_name"), log.MAX_MODEL_NAME),
         group=_exact("group", params.get("group"), log.MAX_GROUP),
         request_id=_exact("request_id", params.get("request_id"), log.MAX_REQUEST_ID),
-        upstream_request_id=_exact(
-            "upstream_request_id", params.get("upstream_request_id"), log.MAX_REQUEST_ID
-        ),
+        upstream_request_id=_exact("upstream_request_id", params.get("upstream_request_id"), log.MAX_REQUEST_ID),
     )
     if scope is Scope.ADMIN:
         filters = replace(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from tokenledger.domain.errors import Forbidden, Invalid, NotFound
 from tokenledger.domain.filters import Page, PageRequest
 from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.domain.user import DEFAULT_GROUP, ROOT_USER_ID, Role, User, UserStatus
+from tokenledger.services import auth
 from tokenledger.store import logs, sessions, users
 from tokenledger.store.database import Connection, Database
 
@@ -100,7 +102,7 @@ def _quota_log(target: User, actor: User, kind: LogType, content: str, quota: in
         username=target.username,
         quota=quota,
         group=target.group,
-        other='{"admin_info":{"admin_id":%d,"admin_username":"%s"}}' % (actor.id, actor.username),
+        other=json.dumps({"admin_info": {"admin_id": actor.id, "admin_username": actor.username}}),
     )
 
 
@@ -155,7 +157,9 @@ def update_user(db: Database, actor: User, body: UserUpdate) -> User:
         }
         users.update_user(conn, target.id, **changes)
         if body.quota is not None and body.quota != target.quota:
-            content = f"Admin {actor.username} changed the quota of {target.username} from {target.quota} to {body.quota}"
+            content = (
+                f"Admin {actor.username} changed the quota of {target.username} from {target.quota} to {body.quota}"
+            )
             logs.insert_logs(conn, [_quota_log(target, actor, LogType.MANAGE, content)])
         if body.status == UserStatus.DISABLED or password_hash:
             sessions.delete_for_user(conn, target.id)
@@ -172,9 +176,7 @@ def topup(db: Database, actor: User, user_id: int, amount: int) -> User:
         target = _require_target(conn, user_id)
         _require_outranks(actor, target)
         users.add_quota(conn, target.id, amount)
-        content = (
-            f"Admin {actor.username} topped up {amount} quota ({target.quota} → {target.quota + amount})"
-        )
+        content = f"Admin {actor.username} topped up {amount} quota ({target.quota} → {target.quota + amount})"
         logs.insert_logs(conn, [_quota_log(target, actor, LogType.TOPUP, content, quota=amount)])
         updated = users.get(conn, target.id)
     assert updated is not None
@@ -232,3 +234,12 @@ def get_user(db: Database, actor: User, user_id: int) -> User:
 def list_users(db: Database, page: PageRequest, keyword: str | None = None) -> Page[User]:
     with db.read() as conn:
         return users.list_page(conn, page, keyword)
+
+
+def issue_access_token_for(db: Database, username: str) -> str:
+    """A new access token for the named user (the CLI's way back in when a token is lost)."""
+    with db.read() as conn:
+        user = users.get_by_username(conn, username)
+    if user is None:
+        raise NotFound(f"no user named {username!r}")
+    return auth.issue_access_token(db, user.id)

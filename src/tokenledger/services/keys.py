@@ -78,9 +78,7 @@ def update_key(db: Database, owner: User, body: KeyUpdate, status_only: bool = F
     if status_only and body.status is None:
         raise Invalid("status is required with status_only=true")
     fields = (
-        ("status",)
-        if status_only
-        else ("name", "status", "expired_time", "remain_quota", "unlimited_quota", "group")
+        ("status",) if status_only else ("name", "status", "expired_time", "remain_quota", "unlimited_quota", "group")
     )
     changes = {name: getattr(body, name) for name in fields if getattr(body, name) is not None}
     with db.write() as conn:

@@ -34,6 +34,11 @@ def _channel_names(db: Database, view: View) -> dict[int, str]:
         return channels.names(conn)
 
 
+def has_logs(db: Database) -> bool:
+    with db.read() as conn:
+        return logs.count(conn, LogFilters()) > 0
+
+
 def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) -> Page[dict[str, Any]]:
     with db.read() as conn:
         found = logs.list_page(conn, filters, page)
@@ -52,9 +57,10 @@ def log_stat(db: Database, filters: LogFilters) -> LogStat:
         return logs.stat(conn, filters, timestamps.now())
 
 
-def search_logs(db: Database, keyword: str, view: View, user_id: int | None = None) -> list[dict[str, Any]]:
+def search_logs(db: Database, keyword: str, view: View, scope: LogFilters) -> list[dict[str, Any]]:
+    """The newest 100 rows matching the keyword within `scope` (empty filters: every row)."""
     with db.read() as conn:
-        entries = logs.search(conn, keyword, SEARCH_LIMIT, user_id=user_id)
+        entries = logs.search(conn, keyword, SEARCH_LIMIT, scope)
     return render(entries, view, _channel_names(db, view))
 
 

@@ -49,9 +49,7 @@ def insert_key(conn: Connection, **values: Any) -> ApiKey:
 
 def update_key(conn: Connection, key_id: int, user_id: int, **changes: Any) -> None:
     if changes:
-        conn.execute(
-            update(tokens).where(tokens.c.id == key_id, tokens.c.user_id == user_id).values(**changes)
-        )
+        conn.execute(update(tokens).where(tokens.c.id == key_id, tokens.c.user_id == user_id).values(**changes))
 
 
 def touch(conn: Connection, key_id: int, now: int) -> None:

@@ -55,7 +55,5 @@ def delete_channel(conn: Connection, channel_id: int) -> bool:
 
 def list_page(conn: Connection, page: PageRequest) -> Page[Channel]:
     total = int(conn.execute(select(func.count()).select_from(channels)).scalar_one())
-    rows = conn.execute(
-        select(channels).order_by(channels.c.id.desc()).limit(page.page_size).offset(page.offset)
-    )
+    rows = conn.execute(select(channels).order_by(channels.c.id.desc()).limit(page.page_size).offset(page.offset))
     return Page(items=[_channel(r) for r in rows], total=total, page=page.page, page_size=page.page_size)

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
 from tokenledger.domain.errors import Invalid
 
@@ -25,9 +25,7 @@ def normalize_url(dsn: str) -> str:
     try:
         url = make_url(dsn)
     except ArgumentError:
-        raise Invalid(
-            f"SQL_DSN is not a database URL: {dsn!r} (example: sqlite:///./data/tokenledger.db)"
-        ) from None
+        raise Invalid(f"SQL_DSN is not a database URL: {dsn!r} (example: sqlite:///./data/tokenledger.db)") from None
     if url.get_backend_name() != "sqlite":
         raise Invalid(f"SQL_DSN uses {url.get_backend_name()!r}: this version supports sqlite URLs")
     return url.render_as_string(hide_password=False)
@@ -37,9 +35,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    )
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
@@ -90,6 +86,20 @@ class Database:
     def write(self) -> Iterator[Connection]:
         with self._writer.begin() as conn:
             yield conn
+
+    def check_connection(self) -> None:
+        """Connect once, so a wrong URL or an unreachable server is reported up front. Raises Invalid."""
+        try:
+            with self._writer.connect() as conn:
+                conn.exec_driver_sql("SELECT 1")
+        except OperationalError as exc:
+            cause = str(exc.orig or exc).splitlines()[0]
+            raise Invalid(f"cannot open the database of SQL_DSN ({self.safe_url}): {cause}") from None
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
 
     def dispose(self) -> None:
         self._reader.dispose()

@@ -31,9 +31,7 @@ def _text_condition(column: Any, match: TextMatch) -> ColumnElement[bool]:
     return column == match.value  # type: ignore[no-any-return]
 
 
-def _conditions(
-    filters: LogFilters, *, with_time: bool = True, with_type: bool = True
-) -> list[ColumnElement[bool]]:
+def _conditions(filters: LogFilters, *, with_time: bool = True, with_type: bool = True) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if filters.user_id is not None:
         where.append(logs.c.user_id == filters.user_id)
@@ -171,9 +169,7 @@ def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
     count and token sum of matching consume rows in the last 60 seconds, whatever the time window."""
     consume = logs.c.type == int(LogType.CONSUME)
     quota = conn.execute(
-        select(func.coalesce(func.sum(logs.c.quota), 0)).where(
-            consume, *_conditions(filters, with_type=False)
-        )
+        select(func.coalesce(func.sum(logs.c.quota), 0)).where(consume, *_conditions(filters, with_type=False))
     ).scalar_one()
     recent = conn.execute(
         select(
@@ -188,9 +184,9 @@ def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
     return LogStat(quota=int(quota), rpm=int(recent[0]), tpm=int(recent[1]))
 
 
-def search(conn: Connection, keyword: str, limit: int, user_id: int | None = None) -> list[LogEntry]:
-    """Newest rows whose content holds every word of the keyword, or whose type equals it when it is a
-    log type number; only `user_id`'s rows when given."""
+def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> list[LogEntry]:
+    """Newest rows within `scope` whose content holds every word of the keyword, or whose type equals it
+    when it is a number."""
     matches: list[ColumnElement[bool]] = []
     words = _dialect.search_words(keyword)
     if words:
@@ -199,9 +195,7 @@ def search(conn: Connection, keyword: str, limit: int, user_id: int | None = Non
         matches.append(logs.c.type == int(keyword))
     if not matches:
         return []
-    query = select(logs).where(or_(*matches))
-    if user_id is not None:
-        query = query.where(logs.c.user_id == user_id)
+    query = select(logs).where(or_(*matches), *_conditions(scope))
     return [_entry(row) for row in conn.execute(query.order_by(*_ORDER).limit(limit))]
 
 

@@ -8,9 +8,7 @@ from tokenledger.store.schema import sessions
 
 
 def insert_session(conn: Connection, id_digest: str, user_id: int, now: int, expires_at: int) -> None:
-    conn.execute(
-        insert(sessions).values(id_hash=id_digest, user_id=user_id, created_at=now, expires_at=expires_at)
-    )
+    conn.execute(insert(sessions).values(id_hash=id_digest, user_id=user_id, created_at=now, expires_at=expires_at))
 
 
 def get_user_id(conn: Connection, id_digest: str, now: int) -> int | None:

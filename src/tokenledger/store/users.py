@@ -102,9 +102,7 @@ def set_access_token(conn: Connection, user_id: int, token_digest: str) -> None:
 
 def soft_delete(conn: Connection, user_id: int, now: int) -> None:
     """Mark deleted: the row stays so its id and name are never reused and its logs stay attributable."""
-    conn.execute(
-        update(users).where(users.c.id == user_id).values(deleted_at=now, access_token_hash=None, status=2)
-    )
+    conn.execute(update(users).where(users.c.id == user_id).values(deleted_at=now, access_token_hash=None, status=2))
 
 
 def list_page(conn: Connection, page: PageRequest, keyword: str | None = None) -> Page[User]:

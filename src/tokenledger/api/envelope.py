@@ -1,0 +1,29 @@
+"""The one response shape: `{"success", "message", "data"}` (New API's), built only here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.responses import JSONResponse
+
+from tokenledger.domain.filters import Page
+
+
+def ok(data: Any = None, message: str = "") -> dict[str, Any]:
+    return {"success": True, "message": message, "data": data}
+
+
+def fail(message: str, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
+    """A failure: no `data`, a message a person can act on. Business failures keep HTTP 200 because New
+    API clients read `success` (some throw on any non-2xx)."""
+    return JSONResponse({"success": False, "message": message}, status_code=status_code, headers=headers)
+
+
+def page_payload(page: Page[Any]) -> dict[str, Any]:
+    return {
+        "page": page.page,
+        "page_size": page.page_size,
+        "total": page.total,
+        "items": page.items,
+        "next_cursor": page.next_cursor,
+    }

@@ -1,0 +1,48 @@
+"""The application factory: everything is built from the settings passed in, nothing at import time."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from itsdangerous import Signer
+
+from tokenledger import __version__
+from tokenledger.api import errors
+from tokenledger.api.ratelimit import RateLimiter
+from tokenledger.api.routes import channels, data, logs, status, tokens, users
+from tokenledger.domain import timestamps
+from tokenledger.settings import Settings
+from tokenledger.store.database import Database
+
+
+def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
+    """Build the ASGI app. The database must already be migrated; pass `db` to share one (tests, CLI),
+    otherwise one is opened from `settings.sql_dsn` and closed at shutdown."""
+    database = db or Database(settings.sql_dsn)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if db is None:
+            database.dispose()
+
+    app = FastAPI(
+        title="tokenledger",
+        version=__version__,
+        description="Usage ledger for LLM API gateways, speaking New API's log API.",
+        redirect_slashes=False,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = database
+    app.state.limiter = RateLimiter(settings.rate_limit_enabled)
+    app.state.start_time = timestamps.now()
+    # Without a configured secret, sessions are signed with a per-process key and end at restart.
+    app.state.cookie_signer = Signer(settings.session_secret or secrets.token_urlsafe(32), salt="session")
+    errors.install(app)
+    for module in (logs, data, users, tokens, channels, status):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,212 @@
+"""The `tokenledger` command: a thin client of the same services the web app uses."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from tokenledger import __version__
+from tokenledger.domain.errors import LedgerError
+from tokenledger.services import accounts, demo, ledger
+from tokenledger.settings import Settings
+from tokenledger.store import migrate
+from tokenledger.store.database import Database
+
+DEFAULT_DEMO_ROWS = 100_000
+
+console = Console()
+errors = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def one_line_errors(command: F) -> F:
+    """Show a failure as one line naming its cause, never as a traceback."""
+
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except LedgerError as exc:
+            errors.print(f"[red]error:[/red] {exc.message}", highlight=False)
+        except ValueError as exc:  # settings validation (pydantic) and friends
+            errors.print(f"[red]error:[/red] {str(exc).splitlines()[0]}", highlight=False)
+            for line in str(exc).splitlines()[1:3]:
+                errors.print(f"  {line.strip()}", highlight=False)
+        except OSError as exc:
+            errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with command-line flags (those not None) winning."""
+    return Settings(**{name: value for name, value in overrides.items() if value is not None})
+
+
+def open_database(settings: Settings) -> Database:
+    db = Database(settings.sql_dsn)
+    db.check_connection()
+    return db
+
+
+def prepare_schema(db: Database) -> None:
+    """Create the schema on an empty database; refuse an out-of-date one rather than touch it."""
+    if migrate.is_empty(db):
+        migrate.upgrade(db)
+        return
+    current, head = migrate.current_revision(db), migrate.head_revision(db)
+    if current != head:
+        raise LedgerError(
+            f"the database schema is at revision {current}, this version needs {head}: "
+            "run `tokenledger db upgrade` first"
+        )
+
+
+def seed_with_progress(db: Database, rows: int, seed: int) -> demo.DemoSummary:
+    columns = (TextColumn("demo data"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task("logs", total=rows)
+        return demo.seed_demo(db, rows=rows, seed=seed, progress=lambda n: progress.advance(task, n))
+
+
+DB_OPTION = click.option("--db", "sql_dsn", default=None, help="Database URL (overrides SQL_DSN).")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tokenledger")
+def main() -> None:
+    """tokenledger: the usage ledger for LLM API gateways."""
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port to listen on (overrides PORT; default 3000).")
+@DB_OPTION
+@click.option("--demo", "with_demo", is_flag=True, help="Fill an empty log table with realistic demo data.")
+@click.option("--demo-rows", type=click.IntRange(min=0), default=DEFAULT_DEMO_ROWS, show_default=True)
+@one_line_errors
+def serve(host: str | None, port: int | None, sql_dsn: str | None, with_demo: bool, demo_rows: int) -> None:
+    """Run the HTTP server (creating the schema and root user on first start)."""
+    import uvicorn
+
+    from tokenledger.app import create_app
+
+    settings = load_settings(host=host, port=port, sql_dsn=sql_dsn)
+    db = open_database(settings)
+    prepare_schema(db)
+    bootstrap = accounts.ensure_root(db, settings.initial_root_password, settings.initial_root_access_token)
+    sample: demo.DemoSummary | None = None
+    if with_demo and not ledger.has_logs(db):
+        sample = seed_with_progress(db, demo_rows, seed=42)
+    print_instructions(settings, db, bootstrap, sample)
+    uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
+
+
+def print_instructions(
+    settings: Settings, db: Database, bootstrap: accounts.Bootstrap, sample: demo.DemoSummary | None
+) -> None:
+    base = f"http://{settings.host}:{settings.port}"
+    token = bootstrap.root_access_token or settings.initial_root_access_token
+    password = bootstrap.root_password or settings.initial_root_password
+    console.print(f"\n[bold]tokenledger {__version__}[/bold] on {base}  (database: {db.safe_url})")
+    console.print(f"API docs:      {base}/docs")
+    if password:
+        note = " (generated: shown only now)" if bootstrap.root_password else ""
+        console.print(f"root login:    root / {password}{note}")
+    else:
+        console.print("root login:    root / the password set at first start")
+    if token:
+        note = " (generated: shown only now)" if bootstrap.root_access_token else ""
+        console.print(f"access token:  {token}{note}")
+    else:
+        token = "ACCESS_TOKEN"
+        console.print("access token:  shown at first start; `tokenledger user token root` issues a new one")
+    if sample and sample.sample_key:
+        console.print(
+            f"demo user:     {sample.sample_username} / {sample.sample_password}, API key {sample.sample_key}"
+        )
+    auth_header = f"-H 'Authorization: Bearer {token}'"
+    console.print("\nTry:", highlight=False)
+    calls = [
+        f"curl -s '{base}/api/log/?p=1&page_size=5&type=2' {auth_header}",
+        f"curl -s '{base}/api/log/stat?type=2' {auth_header}",
+        f"curl -s '{base}/api/log/search?keyword=error' {auth_header}",
+    ]
+    if sample and sample.sample_key:
+        calls.append(
+            f"curl -s '{base}/api/log/self?p=1&page_size=5&type=2' -H 'Authorization: Bearer {sample.sample_key}'"
+        )
+    for call in calls:
+        console.print(f"  {call}", highlight=False, soft_wrap=True)
+    console.print()
+
+
+@main.command("demo")
+@click.option("--rows", type=click.IntRange(min=0), default=DEFAULT_DEMO_ROWS, show_default=True)
+@click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
+@DB_OPTION
+@one_line_errors
+def demo_command(rows: int, seed: int, sql_dsn: str | None) -> None:
+    """Add realistic demo users, keys, channels and logs to a database."""
+    settings = load_settings(sql_dsn=sql_dsn)
+    db = open_database(settings)
+    prepare_schema(db)
+    accounts.ensure_root(db, settings.initial_root_password, settings.initial_root_access_token)
+    summary = seed_with_progress(db, rows, seed)
+    console.print(
+        f"added {summary.logs} logs, {summary.users} users, {summary.keys} API keys, {summary.channels} channels"
+    )
+    if summary.sample_key:
+        console.print(f"demo user {summary.sample_username} / {summary.sample_password}, API key {summary.sample_key}")
+
+
+@main.group()
+def db() -> None:
+    """Schema migrations."""
+
+
+@db.command("upgrade")
+@DB_OPTION
+@one_line_errors
+def db_upgrade(sql_dsn: str | None) -> None:
+    """Bring the schema up to this version's migrations."""
+    database = open_database(load_settings(sql_dsn=sql_dsn))
+    before = migrate.current_revision(database)
+    migrate.upgrade(database)
+    after = migrate.current_revision(database)
+    console.print(f"schema at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@db.command("current")
+@DB_OPTION
+@one_line_errors
+def db_current(sql_dsn: str | None) -> None:
+    """Show the schema revision of the database and the one this version needs."""
+    database = open_database(load_settings(sql_dsn=sql_dsn))
+    console.print(
+        f"database: {migrate.current_revision(database) or 'empty'}; needed: {migrate.head_revision(database)}"
+    )
+
+
+@main.group()
+def user() -> None:
+    """User administration."""
+
+
+@user.command("token")
+@click.argument("username")
+@DB_OPTION
+@one_line_errors
+def user_token(username: str, sql_dsn: str | None) -> None:
+    """Issue a new access token for USERNAME (the old one stops working)."""
+    database = open_database(load_settings(sql_dsn=sql_dsn))
+    prepare_schema(database)
+    console.print(accounts.issue_access_token_for(database, username))
