@@ -121,37 +121,10 @@ _MAX_PROMPT = 200_000
 _MAX_COMPLETION = 32_000
 
 _PEOPLE = (
-    "alice",
-    "bob",
-    "carol",
-    "dave",
-    "erin",
-    "frank",
-    "grace",
-    "heidi",
-    "ivan",
-    "judy",
-    "mallory",
-    "niaj",
-    "olivia",
-    "peggy",
-    "quentin",
-    "rupert",
-    "sybil",
-    "trent",
-    "uma",
-    "victor",
-    "walter",
-    "xena",
-    "yusuf",
-    "zoe",
-    "liam",
-    "mia",
-    "noah",
-    "emma",
-    "oscar",
-    "priya",
-)
+    "alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
+    "mallory", "niaj", "olivia", "peggy", "quentin", "rupert", "sybil", "trent", "uma", "victor",
+    "walter", "xena", "yusuf", "zoe", "liam", "mia", "noah", "emma", "oscar", "priya",
+)  # fmt: skip
 _TEAMS = ("team-search", "team-growth", "team-infra", "team-data", "team-mobile", "team-support")
 _ADMINS = frozenset({"trent", "walter"})
 _SAMPLE_USERNAME = "alice"
@@ -386,7 +359,6 @@ class _RowMaker:
 
     def __init__(self, rng: random.Random, accounts: list[_Account], channel_ids: dict[str, int]) -> None:
         self.rng = rng
-        self.channel_ids = channel_ids
         self.routes = [
             ([channel_ids[name] for name, _ in model.channels], _cumulative([w for _, w in model.channels]))
             for model in _MODELS
@@ -565,11 +537,11 @@ def _entries(
         yield [maker.make(times[i], owners[i], kinds[i]) for i in range(first, last)]
 
 
-def _record_usage(conn: Connection, totals: dict[tuple[int, int], list[int]], last_seen: int) -> None:
-    """Add the run's consumption to users' and keys' used quota and request counts, so the user and key
-    pages agree with the logs."""
+def _record_usage(conn: Connection, totals: dict[tuple[int, int], list[int]]) -> None:
+    """Add the run's consumption (quota, request count, last use by user and key) to the users' and keys'
+    counters, so the user and key pages agree with the logs."""
     by_user: dict[int, list[int]] = {}
-    for (user_id, key_id), (quota, count) in sorted(totals.items()):
+    for (user_id, key_id), (quota, count, last_seen) in sorted(totals.items()):
         user_total = by_user.setdefault(user_id, [0, 0])
         user_total[0] += quota
         user_total[1] += count
@@ -614,21 +586,20 @@ def seed_demo(
 
     written = 0
     totals: dict[tuple[int, int], list[int]] = {}
-    last_seen = 0
     for batch in _entries(rng, accounts, channel_ids, rows, now):
         with db.write() as conn:
             written += logs.insert_logs(conn, batch)
         for entry in batch:
             if entry.type == LogType.CONSUME:
-                total = totals.setdefault((entry.user_id, entry.token_id), [0, 0])
+                total = totals.setdefault((entry.user_id, entry.token_id), [0, 0, 0])
                 total[0] += entry.quota
                 total[1] += 1
-        last_seen = batch[-1].created_at
+                total[2] = entry.created_at
         if progress is not None:
             progress(len(batch))
     if totals:
         with db.write() as conn:
-            _record_usage(conn, totals, last_seen)
+            _record_usage(conn, totals)
 
     sample = next((a for a in accounts if a.user.username == _SAMPLE_USERNAME), accounts[0])
     sample_username = sample.user.username

@@ -36,3 +36,10 @@ def upgrade(database: Database, revision: str = "head") -> None:
     with database.engine.begin() as conn:
         config.attributes["connection"] = conn
         command.upgrade(config, revision)
+
+
+def downgrade(database: Database, revision: str) -> None:
+    config = _config(database)
+    with database.engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
