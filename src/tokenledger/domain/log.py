@@ -72,6 +72,15 @@ class LogEntry:
         return self.prompt_tokens + self.completion_tokens
 
 
+@dataclass(frozen=True, slots=True)
+class LogStat:
+    """Quota of consume rows in the window; requests and tokens per minute over the last 60 seconds."""
+
+    quota: int
+    rpm: int
+    tpm: int
+
+
 def strip_admin_keys(other: str) -> str:
     """Remove admin-only keys from an `other` JSON string; a value that is not a JSON object is kept as is."""
     if not other or not any(key in other for key in ADMIN_ONLY_OTHER_KEYS):

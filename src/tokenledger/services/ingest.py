@@ -75,7 +75,7 @@ def parse_body(body: bytes) -> list[dict[str, Any]]:
         raise Invalid("ingest body is empty: send a JSON array of log records or NDJSON")
     if text.startswith("["):
         try:
-            records = json.loads(text)
+            records: list[Any] = json.loads(text)
         except ValueError as exc:
             raise Invalid(f"ingest body is not valid JSON: {exc}") from None
     else:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, Literal
 
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import SEARCH_LIMIT, LogFilters, Page, PageRequest
-from tokenledger.domain.log import View, render
+from tokenledger.domain.log import LogStat, View, render
 from tokenledger.domain.principal import Principal
 from tokenledger.store import channels, logs, usage
 from tokenledger.store.database import Database
-from tokenledger.store.logs import LogStat
 
 KeyScope = Literal["account", "token"]
 
@@ -43,7 +41,14 @@ def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) 
     with db.read() as conn:
         found = logs.list_page(conn, filters, page)
     rows = render(found.items, view, _channel_names(db, view), found.first_position)
-    return replace(found, items=rows)  # type: ignore[arg-type]
+    return Page(
+        items=rows,
+        total=found.total,
+        page=found.page,
+        page_size=found.page_size,
+        first_position=found.first_position,
+        next_cursor=found.next_cursor,
+    )
 
 
 def recent_logs(db: Database, filters: LogFilters, limit: int, view: View) -> list[dict[str, Any]]:

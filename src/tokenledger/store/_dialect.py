@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Table, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, Select, Table, func, literal_column, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from tokenledger.store import schema
@@ -26,7 +26,7 @@ def content_matches(conn: Connection, words: Sequence[str]) -> ColumnElement[boo
     dialect = conn.dialect.name
     if dialect == "sqlite":
         query = " AND ".join(f'"{word}"*' for word in words)
-        matching_ids = (
+        matching_ids: Select[Any] = (
             select(literal_column("rowid"))
             .select_from(text("logs_fts"))
             .where(text("logs_fts MATCH :fts_query").bindparams(fts_query=query))
@@ -36,7 +36,8 @@ def content_matches(conn: Connection, words: Sequence[str]) -> ColumnElement[boo
         query = " & ".join(f"{word}:*" for word in words)
         return func.to_tsvector("simple", schema.logs.c.content).op("@@")(func.to_tsquery("simple", query))
     query = " ".join(f"+{word}*" for word in words)
-    return text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
+    against = text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
+    return cast(ColumnElement[bool], against)
 
 
 def upsert_add(

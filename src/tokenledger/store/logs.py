@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, func, insert, or_, select
 
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
-from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.domain.log import LogEntry, LogStat, LogType
 from tokenledger.store import _dialect, usage
 from tokenledger.store.schema import logs
 
 RECENT_WINDOW_SECONDS = 60
 
 _ORDER = (logs.c.created_at.desc(), logs.c.id.desc())
-
-
-@dataclass(frozen=True, slots=True)
-class LogStat:
-    quota: int
-    rpm: int
-    tpm: int
 
 
 def _text_condition(column: Any, match: TextMatch) -> ColumnElement[bool]:

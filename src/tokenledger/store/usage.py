@@ -85,17 +85,18 @@ def list_buckets(
             .order_by(quota_data.c.created_at, quota_data.c.model_name, quota_data.c.id)
         )
         with_user = username is not None
+        # Rows are read by mapping: `count` would otherwise name the tuple method, not the column.
         return [
             UsageBucket(
-                model_name=row.model_name,
-                created_at=row.created_at,
-                count=row.count,
-                quota=row.quota,
-                token_used=row.token_used,
-                user_id=row.user_id if with_user else None,
-                username=row.username if with_user else None,
+                model_name=row["model_name"],
+                created_at=row["created_at"],
+                count=row["count"],
+                quota=row["quota"],
+                token_used=row["token_used"],
+                user_id=row["user_id"] if with_user else None,
+                username=row["username"] if with_user else None,
             )
-            for row in conn.execute(query)
+            for row in conn.execute(query).mappings()
         ]
     summed = (
         select(
@@ -111,11 +112,11 @@ def list_buckets(
     )
     return [
         UsageBucket(
-            model_name=row.model_name,
-            created_at=row.created_at,
-            count=int(row.count),
-            quota=int(row.quota),
-            token_used=int(row.token_used),
+            model_name=row["model_name"],
+            created_at=row["created_at"],
+            count=int(row["count"]),
+            quota=int(row["quota"]),
+            token_used=int(row["token_used"]),
         )
-        for row in conn.execute(summed)
+        for row in conn.execute(summed).mappings()
     ]

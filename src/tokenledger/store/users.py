@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenledger.domain.errors import Conflict
@@ -106,7 +106,7 @@ def soft_delete(conn: Connection, user_id: int, now: int) -> None:
 
 
 def list_page(conn: Connection, page: PageRequest, keyword: str | None = None) -> Page[User]:
-    conditions = [_live]
+    conditions: list[ColumnElement[bool]] = [_live]
     if keyword:
         conditions.append(users.c.username.contains(keyword, autoescape=True))
     total = int(conn.execute(select(func.count()).select_from(users).where(*conditions)).scalar_one())

@@ -21,7 +21,7 @@ from tokenledger.api.params import AdminFilters, Paging, SelfFilters
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import TOKEN_LOG_LIMIT, LogFilters, parse_keyword
-from tokenledger.domain.log import View
+from tokenledger.domain.log import LogStat, View
 from tokenledger.services import auth, ingest, ledger
 
 router = APIRouter(tags=["logs"])
@@ -30,7 +30,7 @@ MAX_INGEST_BYTES = 32 * 1024 * 1024
 TOKEN_PAGING_PARAMS = ("p", "page_size", "ps", "size", "cursor", "start_timestamp", "end_timestamp")
 
 
-def _stat_payload(stat: ledger.LogStat) -> dict[str, int]:
+def _stat_payload(stat: LogStat) -> dict[str, int]:
     return {"quota": stat.quota, "rpm": stat.rpm, "tpm": stat.tpm}
 
 
