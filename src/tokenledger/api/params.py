@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 
 from tokenledger.api.deps import get_settings
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import LogFilters, PageRequest, Scope, parse_filters, parse_page
+from tokenledger.domain.numbers import MAX_ID
 
 TS = "Unix seconds or milliseconds (values ≥ 10^11 are ms); inclusive; 0 or absent: unbounded."
 
@@ -69,3 +70,4 @@ SelfFilters = Annotated[LogFilters, Depends(self_filters)]
 AdminFilters = Annotated[LogFilters, Depends(admin_filters)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 TimeWindow = Annotated[tuple[int, int], Depends(time_window)]
+PathId = Annotated[int, Path(ge=1, le=MAX_ID, description="A numeric id.")]

@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 from tokenledger.domain import log, timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.log import LogType
+from tokenledger.domain.numbers import MAX_ID, is_decimal
 
 DEFAULT_PAGE_SIZE = 10
 MAX_KEYWORD_LENGTH = 128
@@ -85,7 +86,7 @@ class Cursor:
             cursor = cls(int(created_at), int(row_id), int(position))
         except (ValueError, binascii.Error, UnicodeDecodeError):
             raise Invalid("cursor is not valid: pass the next_cursor of a previous page unchanged") from None
-        if cursor.created_at < 0 or cursor.id < 0 or cursor.position < 0:
+        if not all(0 <= part <= MAX_ID for part in (cursor.created_at, cursor.id, cursor.position)):
             raise Invalid("cursor is not valid: pass the next_cursor of a previous page unchanged")
         return cursor
 
@@ -118,7 +119,7 @@ def _lenient_int(raw: str | None) -> int | None:
     if raw is None:
         return None
     text = raw.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 12:
+    if not is_decimal(text.lstrip("-")) or len(text) > 12:
         return None
     return int(text)
 
@@ -147,7 +148,7 @@ def parse_log_type(raw: str | None, name: str = "type") -> LogType:
     if raw is None or raw.strip() == "":
         return LogType.UNKNOWN
     text = raw.strip()
-    if not text.lstrip("-").isdigit() or len(text) > 12:
+    if not is_decimal(text.lstrip("-")) or len(text) > 12:
         raise Invalid(
             f"{name} must be an integer log type (0 all, 1 top-up, 2 consume, 3 manage, 4 system, "
             f"5 error, 6 refund, 7 login), got {raw!r}"
@@ -162,7 +163,7 @@ def parse_int_id(name: str, raw: str | None) -> int | None:
     if raw is None or raw.strip() == "":
         return None
     text = raw.strip()
-    if not text.isdigit() or len(text) > 18:
+    if not is_decimal(text) or len(text) > 18:
         raise Invalid(f"{name} must be a non-negative integer, got {raw!r}")
     return int(text) or None  # 0 means "no filter", as in New API
 

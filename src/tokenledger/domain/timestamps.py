@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from tokenledger.domain.errors import Invalid
+from tokenledger.domain.numbers import is_decimal
 
 # A value at or above this is taken as milliseconds: 10^11 seconds is the year 5138.
 MILLISECONDS_THRESHOLD = 100_000_000_000
@@ -31,7 +32,7 @@ def parse(name: str, raw: str | int | None) -> int:
         text = raw.strip()
         if text == "":
             return 0
-        if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 20:
+        if not is_decimal(text.lstrip("-")) or len(text) > 20:
             raise Invalid(f"{name} must be a Unix timestamp in seconds or milliseconds, got {raw!r}")
         value = int(text)
     if value < 0:

@@ -13,6 +13,7 @@ from tokenledger.domain import credentials, log, timestamps
 from tokenledger.domain.errors import Forbidden, Invalid, NotFound
 from tokenledger.domain.filters import Page, PageRequest
 from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.domain.numbers import MAX_ID
 from tokenledger.domain.user import DEFAULT_GROUP, ROOT_USER_ID, Role, User, UserStatus
 from tokenledger.services import auth
 from tokenledger.store import logs, sessions, users
@@ -35,7 +36,7 @@ class UserCreate(BaseModel):
 class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     status: int | None = None
     role: int | None = None
     quota: int | None = Field(None, ge=0, le=MAX_QUOTA)

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from tokenledger.domain import credentials, timestamps
 from tokenledger.domain.errors import Forbidden, Unauthorized
+from tokenledger.domain.numbers import is_decimal
 from tokenledger.domain.principal import Credential, Principal
 from tokenledger.domain.user import User
 from tokenledger.store import apikeys, sessions, users
@@ -40,7 +41,7 @@ def parse_new_api_user(raw: str) -> int:
     scheme, _, rest = value.partition(" ")
     if scheme.lower() == "bearer":
         value = rest.strip()
-    if not value.isdigit() or len(value) > 18:
+    if not is_decimal(value) or len(value) > 18:
         raise Unauthorized(f"New-Api-User header must be your numeric user id, got {raw!r}")
     return int(value)
 

@@ -10,6 +10,7 @@ from tokenledger.domain import timestamps
 from tokenledger.domain.channel import Channel, ChannelStatus
 from tokenledger.domain.errors import Invalid, NotFound
 from tokenledger.domain.filters import Page, PageRequest
+from tokenledger.domain.numbers import MAX_ID
 from tokenledger.store import channels
 from tokenledger.store.database import Database
 
@@ -29,7 +30,7 @@ class ChannelCreate(BaseModel):
 class ChannelUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     name: str | None = Field(None, min_length=1, max_length=128)
     type: int | None = Field(None, ge=0, le=10_000)
     base_url: str | None = Field(None, max_length=255)

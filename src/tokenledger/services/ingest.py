@@ -10,12 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tokenledger.domain import log, timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.domain.numbers import MAX_ID
 from tokenledger.store import logs, users
 from tokenledger.store.database import Database
 
 MAX_RECORDS = 10_000
-MAX_BIGINT = 2**63 - 1
-NonNegative = Field(0, ge=0, le=MAX_BIGINT)
+NonNegative = Field(0, ge=0, le=MAX_ID)
 
 
 class LogRecord(BaseModel):
@@ -26,7 +26,7 @@ class LogRecord(BaseModel):
 
     id: int | None = None
     channel_name: str | None = None
-    user_id: int | None = Field(None, ge=1, le=MAX_BIGINT)
+    user_id: int | None = Field(None, ge=1, le=MAX_ID)
     username: str | None = Field(None, min_length=1, max_length=log.MAX_USERNAME)
     created_at: int | None = Field(None, ge=0)
     type: int = Field(int(LogType.CONSUME), ge=1, le=max(LogType))
@@ -38,7 +38,7 @@ class LogRecord(BaseModel):
     completion_tokens: int = NonNegative
     use_time: int = Field(0, ge=0, le=2**31 - 1)
     is_stream: bool = False
-    channel: int = Field(0, ge=0, le=MAX_BIGINT, alias="channel_id")
+    channel: int = Field(0, ge=0, le=MAX_ID, alias="channel_id")
     token_id: int = NonNegative
     group: str = Field("", max_length=log.MAX_GROUP)
     ip: str = Field("", max_length=log.MAX_IP)

@@ -8,6 +8,7 @@ from tokenledger.domain import credentials, log, timestamps
 from tokenledger.domain.apikey import NEVER_EXPIRES, ApiKey, KeyStatus
 from tokenledger.domain.errors import Forbidden, Invalid, NotFound
 from tokenledger.domain.filters import Page, PageRequest
+from tokenledger.domain.numbers import MAX_ID
 from tokenledger.domain.user import User
 from tokenledger.store import apikeys
 from tokenledger.store.database import Database
@@ -19,7 +20,7 @@ class KeyCreate(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
     name: str = Field("", max_length=log.MAX_TOKEN_NAME)
-    expired_time: int = Field(NEVER_EXPIRES, ge=NEVER_EXPIRES)
+    expired_time: int = Field(NEVER_EXPIRES, ge=NEVER_EXPIRES, le=timestamps.MAX_SECONDS)
     remain_quota: int = Field(0, ge=0, le=MAX_QUOTA)
     unlimited_quota: bool = False
     group: str = Field("", max_length=log.MAX_GROUP)
@@ -29,10 +30,10 @@ class KeyCreate(BaseModel):
 class KeyUpdate(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     name: str | None = Field(None, max_length=log.MAX_TOKEN_NAME)
     status: int | None = None
-    expired_time: int | None = Field(None, ge=NEVER_EXPIRES)
+    expired_time: int | None = Field(None, ge=NEVER_EXPIRES, le=timestamps.MAX_SECONDS)
     remain_quota: int | None = Field(None, ge=0, le=MAX_QUOTA)
     unlimited_quota: bool | None = None
     group: str | None = Field(None, max_length=log.MAX_GROUP)

@@ -9,6 +9,7 @@ from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, fun
 
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
 from tokenledger.domain.log import LogEntry, LogStat, LogType
+from tokenledger.domain.numbers import is_decimal
 from tokenledger.store import _dialect, usage
 from tokenledger.store.schema import logs
 
@@ -183,7 +184,7 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
     words = _dialect.search_words(keyword)
     if words:
         matches.append(_dialect.content_matches(conn, words))
-    if keyword.isdigit() and len(keyword) <= 9:
+    if is_decimal(keyword) and len(keyword) <= 9:
         matches.append(logs.c.type == int(keyword))
     if not matches:
         return []

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from tokenledger.api.deps import Admin, DatabaseDep
 from tokenledger.api.envelope import ok, page_payload
 from tokenledger.api.errors import invalid_from
-from tokenledger.api.params import Paging
+from tokenledger.api.params import Paging, PathId
 from tokenledger.services import channels
 from tokenledger.services.channels import ChannelCreate, ChannelUpdate
 
@@ -48,11 +48,11 @@ def update_channel(_admin: Admin, db: DatabaseDep, body: JsonBody) -> dict[str, 
 
 
 @router.get("/api/channel/{channel_id}", summary="One channel")
-def get_channel(_admin: Admin, db: DatabaseDep, channel_id: int) -> dict[str, Any]:
+def get_channel(_admin: Admin, db: DatabaseDep, channel_id: PathId) -> dict[str, Any]:
     return ok(channels.get_channel(db, channel_id).public())
 
 
 @router.delete("/api/channel/{channel_id}", summary="Delete a channel")
-def delete_channel(_admin: Admin, db: DatabaseDep, channel_id: int) -> dict[str, Any]:
+def delete_channel(_admin: Admin, db: DatabaseDep, channel_id: PathId) -> dict[str, Any]:
     channels.delete_channel(db, channel_id)
     return ok()

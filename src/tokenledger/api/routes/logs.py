@@ -22,6 +22,7 @@ from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import TOKEN_LOG_LIMIT, LogFilters, parse_keyword
 from tokenledger.domain.log import LogStat, View
+from tokenledger.domain.numbers import is_decimal
 from tokenledger.services import auth, ingest, ledger
 
 router = APIRouter(tags=["logs"])
@@ -127,7 +128,7 @@ def preflight_key_logs() -> Response:
 @router.post("/api/log/ingest", summary="Push usage records (admin or ingest key)")
 async def ingest_logs(request: Request, _caller: IngestCaller, db: DatabaseDep) -> dict[str, Any]:
     declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_INGEST_BYTES:
+    if declared and is_decimal(declared) and int(declared) > MAX_INGEST_BYTES:
         raise Invalid(f"ingest body is too large: at most {MAX_INGEST_BYTES // (1024 * 1024)} MiB per request")
     body = bytearray()
     async for chunk in request.stream():

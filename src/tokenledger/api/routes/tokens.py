@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from tokenledger.api.deps import CurrentUser, DatabaseDep
 from tokenledger.api.envelope import ok, page_payload
-from tokenledger.api.params import Paging
+from tokenledger.api.params import Paging, PathId
 from tokenledger.services import keys
 
 router = APIRouter(tags=["API keys"])
@@ -36,11 +36,11 @@ def update_key(caller: CurrentUser, db: DatabaseDep, body: keys.KeyUpdate, statu
 
 
 @router.get("/api/token/{key_id}", summary="One own API key (masked)")
-def get_key(caller: CurrentUser, db: DatabaseDep, key_id: int) -> dict[str, Any]:
+def get_key(caller: CurrentUser, db: DatabaseDep, key_id: PathId) -> dict[str, Any]:
     return ok(keys.get_key(db, caller.user, key_id).public())
 
 
 @router.delete("/api/token/{key_id}", summary="Delete (revoke) an own API key")
-def delete_key(caller: CurrentUser, db: DatabaseDep, key_id: int) -> dict[str, Any]:
+def delete_key(caller: CurrentUser, db: DatabaseDep, key_id: PathId) -> dict[str, Any]:
     keys.delete_key(db, caller.user, key_id)
     return ok()

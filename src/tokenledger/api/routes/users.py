@@ -17,9 +17,10 @@ from tokenledger.api.deps import (
     session_id,
 )
 from tokenledger.api.envelope import ok, page_payload
-from tokenledger.api.params import Paging
+from tokenledger.api.params import Paging, PathId
 from tokenledger.domain import log
 from tokenledger.domain.errors import Invalid
+from tokenledger.domain.numbers import MAX_ID
 from tokenledger.services import accounts, auth
 
 router = APIRouter(tags=["users"])
@@ -35,7 +36,7 @@ class LoginBody(BaseModel):
 class ManageBody(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True)
 
-    id: int = Field(ge=1)
+    id: int = Field(ge=1, le=MAX_ID)
     action: str
 
 
@@ -107,16 +108,16 @@ def manage_user(admin: Admin, db: DatabaseDep, body: ManageBody) -> dict[str, An
 
 
 @router.post("/api/user/{user_id}/topup", summary="Add quota and write a top-up log (admin)")
-def topup_user(admin: Admin, db: DatabaseDep, user_id: int, body: Annotated[TopupBody, Body()]) -> dict[str, Any]:
+def topup_user(admin: Admin, db: DatabaseDep, user_id: PathId, body: Annotated[TopupBody, Body()]) -> dict[str, Any]:
     return ok(accounts.topup(db, admin.user, user_id, body.quota).public())
 
 
 @router.get("/api/user/{user_id}", summary="One user (admin)")
-def get_user(admin: Admin, db: DatabaseDep, user_id: int) -> dict[str, Any]:
+def get_user(admin: Admin, db: DatabaseDep, user_id: PathId) -> dict[str, Any]:
     return ok(accounts.get_user(db, admin.user, user_id).public())
 
 
 @router.delete("/api/user/{user_id}", summary="Delete a user (admin)")
-def delete_user(admin: Admin, db: DatabaseDep, user_id: int) -> dict[str, Any]:
+def delete_user(admin: Admin, db: DatabaseDep, user_id: PathId) -> dict[str, Any]:
     accounts.delete_user(db, admin.user, user_id)
     return ok()
