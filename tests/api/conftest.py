@@ -30,13 +30,14 @@ def root(db: Database) -> Account:
     return root_account(db)
 
 
+# Users depend on root so that root is always created first: the first start only makes root on an empty table.
 @pytest.fixture
-def alice(db: Database) -> Account:
+def alice(db: Database, root: Account) -> Account:
     return make_user(db, "alice")
 
 
 @pytest.fixture
-def bob(db: Database) -> Account:
+def bob(db: Database, root: Account) -> Account:
     return make_user(db, "bob")
 
 
