@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, func, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, Select, Table, func, insert, literal_column, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from tokenledger.store import schema
@@ -40,6 +40,20 @@ def content_matches(conn: Connection, words: Sequence[str]) -> ColumnElement[boo
     return cast(ColumnElement[bool], against)
 
 
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows through the driver's executemany with a statement compiled once: SQLAlchemy's
+    per-row parameter processing costs more than the database's own work at ingest rates. Every row must
+    have the same keys, and values must already be plain Python types the driver accepts."""
+    if not rows:
+        return
+    compiled = insert(table).values(dict.fromkeys(rows[0])).compile(dialect=conn.dialect)
+    if compiled.positional:
+        order = compiled.positiontup or []
+        conn.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in rows])
+    else:
+        conn.exec_driver_sql(compiled.string, list(rows))
+
+
 def upsert_add(
     conn: Connection,
     table: Table,
@@ -63,3 +77,21 @@ def upsert_add(
         my_stmt = mysql.insert(table)
         updates = {name: table.c[name] + my_stmt.inserted[name] for name in added}
         conn.execute(my_stmt.on_duplicate_key_update(updates), rows)
+
+
+def last_log_id(conn: Connection) -> int:
+    """The highest log id so far, where `index_new_logs` needs it (SQLite; 0 elsewhere). Rows inserted
+    after this call in the same write transaction get higher ids."""
+    if conn.dialect.name != "sqlite":
+        return 0
+    return int(conn.execute(select(func.coalesce(func.max(schema.logs.c.id), 0))).scalar_one())
+
+
+def index_new_logs(conn: Connection, after_id: int) -> None:
+    """Add logs with ids above `after_id` to the full-text index. Only SQLite's FTS5 table needs this;
+    PostgreSQL and MySQL maintain their text indexes themselves."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(
+            text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id > :after_id"),
+            {"after_id": after_id},
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, func, or_, select
 
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
 from tokenledger.domain.log import LogEntry, LogStat, LogType
@@ -107,7 +107,10 @@ def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     into the hourly usage table in the same transaction. Returns the number of rows inserted."""
     if not entries:
         return 0
-    conn.execute(insert(logs), [_values(entry) for entry in entries])
+    # Writers hold the write lock (BEGIN IMMEDIATE on SQLite), so the new rows are exactly those above this id.
+    after_id = _dialect.last_log_id(conn)
+    _dialect.bulk_insert(conn, logs, [_values(entry) for entry in entries])
+    _dialect.index_new_logs(conn, after_id)
     usage.add_consumption(conn, entries)
     return len(entries)
 
