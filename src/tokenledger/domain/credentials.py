@@ -7,6 +7,7 @@ also what New API stores, so imported users keep their passwords.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 import string
@@ -22,10 +23,16 @@ ACCESS_TOKEN_LENGTH = 32
 MIN_PASSWORD_LENGTH = 8
 MAX_PASSWORD_BYTES = 72  # bcrypt ignores anything past 72 bytes; refuse rather than silently truncate
 MAX_SECRET_LENGTH = 256
+# bcrypt's cost factor (2^12 rounds, bcrypt's default). The test suite lowers it to stay fast; verification
+# reads the cost from each stored hash, so hashes of any cost keep working.
+BCRYPT_ROUNDS = 12
 
-# A valid bcrypt hash of a random password, checked against when the user does not exist, so that a login
-# for an unknown username takes as long as one with a wrong password.
-_DUMMY_HASH = bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=10))
+
+@functools.cache
+def _dummy_hash() -> bytes:
+    """A valid hash of a random password, checked when the user does not exist, so that a login for an
+    unknown username takes as long as one with a wrong password. Made on first use, not at import."""
+    return bcrypt.hashpw(secrets.token_bytes(16), bcrypt.gensalt(rounds=BCRYPT_ROUNDS))
 
 
 def _random(length: int) -> str:
@@ -72,7 +79,7 @@ def check_new_password(password: str) -> None:
 def hash_password(password: str) -> str:
     if not password or len(password.encode("utf-8")) > MAX_PASSWORD_BYTES:
         raise Invalid(f"password must be 1 to {MAX_PASSWORD_BYTES} bytes")
-    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt()).decode("ascii")
+    return bcrypt.hashpw(password.encode("utf-8"), bcrypt.gensalt(rounds=BCRYPT_ROUNDS)).decode("ascii")
 
 
 def verify_password(password: str, password_hash: str | None) -> bool:
@@ -81,7 +88,7 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     if len(candidate) > MAX_PASSWORD_BYTES:
         return False
     if not password_hash:
-        bcrypt.checkpw(candidate, _DUMMY_HASH)
+        bcrypt.checkpw(candidate, _dummy_hash())
         return False
     try:
         return bcrypt.checkpw(candidate, password_hash.encode("ascii"))

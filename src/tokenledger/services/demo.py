@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import math
 import random
-from collections.abc import Callable, Iterator
+from bisect import bisect
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -139,6 +140,7 @@ _TYPE_MIX = (
     (LogType.SYSTEM, 1.0),
 )
 _STREAM_SHARE = 0.7
+_FRT_MU = math.log(650)  # median first-response time, ms
 
 # (status code, content, error type, weight)
 _ERRORS = (
@@ -184,6 +186,7 @@ class _Account:
     user: User
     key_ids: list[int]
     key_cum_weights: list[float]
+    ip_cum_weights: list[float]
 
 
 def _cumulative(weights: list[float]) -> list[float]:
@@ -227,7 +230,7 @@ def _plan_users(rng: random.Random) -> list[_UserPlan]:
                 username=name,
                 role=int(Role.ADMIN if name in _ADMINS else Role.COMMON),
                 group=group,
-                quota=rng.choice(_TOPUP_USD) * QUOTA_PER_USD,
+                quota=rng.choice((20, 50, 100, 200, 500, 1000)) * QUOTA_PER_USD,
                 key_names=key_names,
                 key_weights=key_weights,
                 weight=weight,
@@ -318,7 +321,9 @@ def _ensure_accounts(
                 owned[key_name] = key.id
                 new_keys.append((user.username, secret))
             key_ids.append(owned[key_name])
-        accounts.append(_Account(plan, user, key_ids, _cumulative(list(plan.key_weights))))
+        key_cum = _cumulative(list(plan.key_weights))
+        ip_cum = _cumulative([4.0, 1.0, 0.5][: len(plan.ips)])  # one main address, occasional others
+        accounts.append(_Account(plan, user, key_ids, key_cum, ip_cum))
     return accounts, created_users, new_keys
 
 
@@ -354,8 +359,14 @@ def consume_quota(
     return round((prompt_tokens + completion_tokens * completion_ratio) * model_ratio * group_ratio)
 
 
+def _pick(rng: random.Random, cum_weights: Sequence[float]) -> int:
+    """The index drawn from cumulative weights: what `rng.choices(k=1)` does, without its per-call setup."""
+    return bisect(cum_weights, rng.random() * cum_weights[-1], 0, len(cum_weights) - 1)
+
+
 class _RowMaker:
-    """Turns (time, user, type) into a full log row; all randomness comes from the one seeded rng."""
+    """Turns (time, user, type) into a full log row; all randomness comes from the one seeded rng. The
+    text that depends only on the model and group (content, the start of `other`) is built once."""
 
     def __init__(self, rng: random.Random, accounts: list[_Account], channel_ids: dict[str, int]) -> None:
         self.rng = rng
@@ -363,22 +374,43 @@ class _RowMaker:
             ([channel_ids[name] for name, _ in model.channels], _cumulative([w for _, w in model.channels]))
             for model in _MODELS
         ]
-        self.channel_by_id = {channel_id: name for name, channel_id in channel_ids.items()}
+        # Prompts of at least one quota unit, so that no consume row is free (New API would charge 1).
+        cheapest_group = min(GROUP_RATIOS.values())
+        self.min_prompt = [max(8, math.ceil(1 / (model.model_ratio * cheapest_group))) for model in _MODELS]
+        self.upstream_ids = {channel_ids[name] for name in _UPSTREAM_IDS}
         self.error_cum = _cumulative([float(weight) for *_, weight in _ERRORS])
+        self.error_other = [
+            _dumps({"error_type": error_type, "status_code": status})[:-1] for status, _, error_type, _ in _ERRORS
+        ]
         self.admins = [account.user for account in accounts if account.plan.role >= Role.ADMIN] or [accounts[0].user]
+        self.priced: dict[tuple[int, str], tuple[float, str, str]] = {}
+        for group in {account.user.group for account in accounts}:
+            group_ratio = GROUP_RATIOS.get(group, 1.0)
+            for index, model in enumerate(_MODELS):
+                content = (
+                    f"model ratio {model.model_ratio:.2f}, completion ratio {model.completion_ratio:.2f}, "
+                    f"group ratio {group_ratio:.2f}"
+                )
+                other = {
+                    "model_ratio": model.model_ratio,
+                    "completion_ratio": model.completion_ratio,
+                    "group_ratio": group_ratio,
+                    "model_price": -1,
+                }
+                self.priced[index, group] = (group_ratio, content, _dumps(other)[:-1])
 
     def _request_id(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
 
-    def _call(self, account: _Account) -> tuple[_Model, int, int, str, str]:
-        """The model, channel, key and caller of an API request."""
+    def _call(self, account: _Account) -> tuple[int, int, int, str, str]:
+        """The model index, channel, key and caller of an API request."""
         rng = self.rng
-        index = rng.choices(range(len(_MODELS)), cum_weights=account.plan.model_cum_weights)[0]
+        index = _pick(rng, account.plan.model_cum_weights)
         channel_list, channel_cum = self.routes[index]
-        channel = rng.choices(channel_list, cum_weights=channel_cum)[0]
-        key_index = rng.choices(range(len(account.key_ids)), cum_weights=account.key_cum_weights)[0]
-        ip = rng.choice(account.plan.ips)
-        return _MODELS[index], channel, account.key_ids[key_index], account.plan.key_names[key_index], ip
+        channel = channel_list[_pick(rng, channel_cum)]
+        key_index = _pick(rng, account.key_cum_weights)
+        ip = account.plan.ips[_pick(rng, account.ip_cum_weights)]
+        return index, channel, account.key_ids[key_index], account.plan.key_names[key_index], ip
 
     def make(self, created_at: int, account: _Account, kind: LogType) -> LogEntry:
         if kind == LogType.CONSUME:
@@ -389,46 +421,35 @@ class _RowMaker:
 
     def _consume(self, created_at: int, account: _Account) -> LogEntry:
         rng = self.rng
-        model, channel, key_id, key_name, ip = self._call(account)
-        prompt = _tokens(rng, model.prompt_median, 1.2, 8, _MAX_PROMPT)
+        index, channel, key_id, key_name, ip = self._call(account)
+        model = _MODELS[index]
+        user = account.user
+        group_ratio, content, other = self.priced[index, user.group]
+        prompt = _tokens(rng, model.prompt_median, 1.2, self.min_prompt[index], _MAX_PROMPT)
         if model.completion_median:
             completion = _tokens(rng, model.completion_median, 1.0, 1, _MAX_COMPLETION)
             stream = rng.random() < _STREAM_SHARE
         else:
             completion, stream = 0, False
-        user = account.user
-        group_ratio = GROUP_RATIOS.get(user.group, 1.0)
         quota = consume_quota(prompt, completion, model.model_ratio, model.completion_ratio, group_ratio)
-        first_response_ms = int(rng.lognormvariate(math.log(650), 0.5)) + prompt // 200
-        use_time = round(first_response_ms / 1000 + completion / (model.tokens_per_second * rng.uniform(0.6, 1.4)))
-        other: dict[str, Any] = {
-            "model_ratio": model.model_ratio,
-            "completion_ratio": model.completion_ratio,
-            "group_ratio": group_ratio,
-            "model_price": -1,
-        }
+        first_response_ms = int(rng.lognormvariate(_FRT_MU, 0.5)) + prompt // 200
+        speed = model.tokens_per_second * (0.6 + 0.8 * rng.random())
         if stream:
-            other["frt"] = first_response_ms
-        other["admin_info"] = {"use_channel": [str(channel)]}
-        upstream = ""
-        if self.channel_by_id.get(channel) in _UPSTREAM_IDS:
-            upstream = f"req_{rng.getrandbits(96):024x}"
+            other += f',"frt":{first_response_ms}'
+        upstream = f"req_{rng.getrandbits(96):024x}" if channel in self.upstream_ids else ""
         return LogEntry(
             id=0,
             user_id=user.id,
             created_at=created_at,
             type=int(LogType.CONSUME),
-            content=(
-                f"model ratio {model.model_ratio:.2f}, completion ratio {model.completion_ratio:.2f}, "
-                f"group ratio {group_ratio:.2f}"
-            ),
+            content=content,
             username=user.username,
             token_name=key_name,
             model_name=model.name,
             quota=quota,
             prompt_tokens=prompt,
             completion_tokens=completion,
-            use_time=use_time,
+            use_time=round(first_response_ms / 1000 + completion / speed),
             is_stream=stream,
             channel=channel,
             token_id=key_id,
@@ -436,20 +457,16 @@ class _RowMaker:
             ip=ip,
             request_id=self._request_id(),
             upstream_request_id=upstream,
-            other=_dumps(other),
+            other=f'{other},"admin_info":{{"use_channel":["{channel}"]}}}}',
         )
 
     def _error(self, created_at: int, account: _Account) -> LogEntry:
         rng = self.rng
-        model, channel, key_id, key_name, ip = self._call(account)
-        status, content, error_type, _ = rng.choices(_ERRORS, cum_weights=self.error_cum)[0]
+        index, channel, key_id, key_name, ip = self._call(account)
+        error = _pick(rng, self.error_cum)
+        status, content, _, _ = _ERRORS[error]
         use_time = 60 if status == 504 else int(rng.expovariate(1 / 2.5))
         user = account.user
-        other = {
-            "error_type": error_type,
-            "status_code": status,
-            "admin_info": {"use_channel": [str(channel)]},
-        }
         return LogEntry(
             id=0,
             user_id=user.id,
@@ -458,7 +475,7 @@ class _RowMaker:
             content=content,
             username=user.username,
             token_name=key_name,
-            model_name=model.name,
+            model_name=_MODELS[index].name,
             use_time=use_time,
             is_stream=rng.random() < _STREAM_SHARE,
             channel=channel,
@@ -466,7 +483,7 @@ class _RowMaker:
             group=user.group,
             ip=ip,
             request_id=self._request_id(),
-            other=_dumps(other),
+            other=f'{self.error_other[error]},"admin_info":{{"use_channel":["{channel}"]}}}}',
         )
 
     def _notice(self, created_at: int, user: User, kind: LogType) -> LogEntry:
