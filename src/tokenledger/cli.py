@@ -20,8 +20,8 @@ from tokenledger.store.database import Database
 
 DEFAULT_DEMO_ROWS = 100_000
 
-console = Console()
-errors = Console(stderr=True)
+console = Console(soft_wrap=True)
+errors = Console(stderr=True, soft_wrap=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
