@@ -78,9 +78,7 @@ def newest_first(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [item for _, item in indexed]
 
 
-def page(
-    client: TestClient, path: str, headers: Mapping[str, str] | None = None, **params: Any
-) -> dict[str, Any]:
+def page(client: TestClient, path: str, headers: Mapping[str, str] | None = None, **params: Any) -> dict[str, Any]:
     payload = data_of(client.get(path, headers=dict(headers or {}), params=params))
     assert isinstance(payload, dict)
     assert set(payload) >= {"page", "page_size", "total", "items"}

@@ -17,8 +17,7 @@ from tokenledger.domain.numbers import MAX_ID
 TS = "Unix seconds or milliseconds (values ≥ 10^11 are ms); inclusive; 0 or absent: unbounded."
 
 
-def self_filters(
-    request: Request,
+def _self_params(
     type: Annotated[
         str | None,
         Query(description="Log type: 0 all, 1 top-up, 2 consume, 3 manage, 4 system, 5 error, 6 refund, 7 login."),
@@ -30,17 +29,33 @@ def self_filters(
     group: Annotated[str | None, Query(description="Group, exact.")] = None,
     request_id: Annotated[str | None, Query(description="Request id, exact.")] = None,
     upstream_request_id: Annotated[str | None, Query(description="Upstream request id, exact.")] = None,
-) -> LogFilters:
+) -> None:
+    """Declares the self filters for the OpenAPI docs; parsing happens in the functions below."""
+
+
+def _admin_params(
+    _self: Annotated[None, Depends(_self_params)],
+    username: Annotated[str | None, Query(description="Username, exact, or a LIKE pattern with %.")] = None,
+    channel: Annotated[str | None, Query(description="Channel id.")] = None,
+) -> None:
+    """Declares the admin-only filters for the OpenAPI docs."""
+
+
+def self_filters(request: Request, _docs: Annotated[None, Depends(_self_params)]) -> LogFilters:
     return parse_filters(request.query_params, Scope.SELF)
 
 
-def admin_filters(
-    request: Request,
-    _self: Annotated[LogFilters, Depends(self_filters)],
-    username: Annotated[str | None, Query(description="Username, exact, or a LIKE pattern with %.")] = None,
-    channel: Annotated[str | None, Query(description="Channel id.")] = None,
-) -> LogFilters:
+def admin_filters(request: Request, _docs: Annotated[None, Depends(_admin_params)]) -> LogFilters:
     return parse_filters(request.query_params, Scope.ADMIN)
+
+
+def self_stat_filters(request: Request, _docs: Annotated[None, Depends(_self_params)]) -> LogFilters:
+    """The stat routes ignore `type` altogether: they always total consume rows."""
+    return parse_filters(request.query_params, Scope.SELF, with_type=False)
+
+
+def admin_stat_filters(request: Request, _docs: Annotated[None, Depends(_admin_params)]) -> LogFilters:
+    return parse_filters(request.query_params, Scope.ADMIN, with_type=False)
 
 
 def page_request(
@@ -67,6 +82,8 @@ def time_window(
 
 
 SelfFilters = Annotated[LogFilters, Depends(self_filters)]
+SelfStatFilters = Annotated[LogFilters, Depends(self_stat_filters)]
+AdminStatFilters = Annotated[LogFilters, Depends(admin_stat_filters)]
 AdminFilters = Annotated[LogFilters, Depends(admin_filters)]
 Paging = Annotated[PageRequest, Depends(page_request)]
 TimeWindow = Annotated[tuple[int, int], Depends(time_window)]

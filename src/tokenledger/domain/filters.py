@@ -119,7 +119,7 @@ def _lenient_int(raw: str | None) -> int | None:
     if raw is None:
         return None
     text = raw.strip()
-    if not is_decimal(text.lstrip("-")) or len(text) > 12:
+    if not is_decimal(text.removeprefix("-")) or len(text) > 12:
         return None
     return int(text)
 
@@ -194,14 +194,15 @@ def parse_text_match(name: str, raw: str | None, max_length: int) -> TextMatch |
     return TextMatch(escaped, is_pattern=True)
 
 
-def parse_filters(params: Mapping[str, str], scope: Scope) -> LogFilters:
-    """Build filters from query parameters. Self scope never reads `username`, `channel` or `user_id`."""
+def parse_filters(params: Mapping[str, str], scope: Scope, *, with_type: bool = True) -> LogFilters:
+    """Build filters from query parameters. Self scope never reads `username`, `channel` or `user_id`;
+    `with_type=False` (the stat routes) ignores `type` entirely, even a malformed one."""
     start = timestamps.parse("start_timestamp", params.get("start_timestamp"))
     end = timestamps.parse("end_timestamp", params.get("end_timestamp"))
     if start and end and start > end:
         raise Invalid("start_timestamp must not be after end_timestamp")
     filters = LogFilters(
-        type=parse_log_type(params.get("type")),
+        type=parse_log_type(params.get("type")) if with_type else LogType.UNKNOWN,
         start_timestamp=start,
         end_timestamp=end,
         token_name=_exact("token_name", params.get("token_name"), log.MAX_TOKEN_NAME),

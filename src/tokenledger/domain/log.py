@@ -83,7 +83,8 @@ class LogStat:
 
 def strip_admin_keys(other: str) -> str:
     """Remove admin-only keys from an `other` JSON string; a value that is not a JSON object is kept as is."""
-    if not other or not any(key in other for key in ADMIN_ONLY_OTHER_KEYS):
+    # Fast path: neither key can be present. A backslash may spell a key with escapes (`admin\u005finfo`).
+    if not other or ("\\" not in other and not any(key in other for key in ADMIN_ONLY_OTHER_KEYS)):
         return other
     try:
         parsed = json.loads(other)

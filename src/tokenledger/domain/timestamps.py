@@ -32,7 +32,7 @@ def parse(name: str, raw: str | int | None) -> int:
         text = raw.strip()
         if text == "":
             return 0
-        if not is_decimal(text.lstrip("-")) or len(text) > 20:
+        if not is_decimal(text.removeprefix("-")) or len(text) > 20:
             raise Invalid(f"{name} must be a Unix timestamp in seconds or milliseconds, got {raw!r}")
         value = int(text)
     if value < 0:

@@ -47,6 +47,8 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         # An acknowledged log must survive a power cut, not only a crash of this process.
         cursor.execute("PRAGMA synchronous=FULL")
+        # LIKE patterns match case-sensitively, like `=` does (and like PostgreSQL), and may use indexes.
+        cursor.execute("PRAGMA case_sensitive_like=ON")
         cursor.close()
 
     @event.listens_for(engine, "begin")

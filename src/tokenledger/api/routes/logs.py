@@ -17,7 +17,7 @@ from tokenledger.api.deps import (
     require_admin,
 )
 from tokenledger.api.envelope import ok, page_payload
-from tokenledger.api.params import AdminFilters, Paging, SelfFilters
+from tokenledger.api.params import AdminFilters, AdminStatFilters, Paging, SelfFilters, SelfStatFilters
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import TOKEN_LOG_LIMIT, LogFilters, parse_keyword
@@ -51,7 +51,7 @@ def list_own_logs(
 
 @router.get("/api/log/stat", summary="Quota, RPM and TPM of all logs (admin; an API key gets its own)")
 def stat_all_logs(
-    caller: AnyCaller, db: DatabaseDep, settings: SettingsDep, filters: AdminFilters, own: SelfFilters
+    caller: AnyCaller, db: DatabaseDep, settings: SettingsDep, filters: AdminStatFilters, own: SelfStatFilters
 ) -> dict[str, Any]:
     # The reseller document calls this route with an API key; such a caller gets exactly the self stat.
     if caller.via_api_key:
@@ -61,7 +61,9 @@ def stat_all_logs(
 
 
 @router.get("/api/log/self/stat", summary="Quota, RPM and TPM of own logs")
-def stat_own_logs(caller: AnyCaller, db: DatabaseDep, settings: SettingsDep, filters: SelfFilters) -> dict[str, Any]:
+def stat_own_logs(
+    caller: AnyCaller, db: DatabaseDep, settings: SettingsDep, filters: SelfStatFilters
+) -> dict[str, Any]:
     scoped = ledger.scope_to_caller(filters, caller, settings.api_key_log_scope)
     return ok(_stat_payload(ledger.log_stat(db, scoped)))
 
