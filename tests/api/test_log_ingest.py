@@ -205,3 +205,14 @@ def test_who_may_ingest(client: TestClient, db: Database, root: Account, alice: 
     assert data_of(_post(client, {"Authorization": f"Bearer {secret}"}, batch * 3)) == {"inserted": 3}
     assert total_logs(client, root) == 3
     assert page(client, "/api/log/self", alice.headers)["total"] == 3
+
+
+def test_deeply_nested_json_is_a_validation_failure(client: TestClient, root: Account, alice: Account) -> None:
+    nested_other = '{"a":' + "[" * 5000 + "]" * 5000 + "}"
+    answer = client.post("/api/log/ingest", json=[record(alice, other=nested_other)], headers=root.headers)
+    assert answer.status_code == 200
+    assert answer.json()["success"] is False and "record 0: other" in answer.json()["message"]
+    deep_body = "[" + "[" * 100_000 + "]" * 100_000 + "]"
+    answer = client.post("/api/log/ingest", content=deep_body, headers=root.headers)
+    assert answer.status_code == 200
+    assert "not valid JSON" in answer.json()["message"]

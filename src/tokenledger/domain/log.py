@@ -88,7 +88,7 @@ def strip_admin_keys(other: str) -> str:
         return other
     try:
         parsed = json.loads(other)
-    except ValueError:
+    except (ValueError, RecursionError):  # deeply nested JSON: keep it as is
         return other
     if not isinstance(parsed, dict):
         return other

@@ -162,7 +162,9 @@ def update_user(db: Database, actor: User, body: UserUpdate) -> User:
                 f"Admin {actor.username} changed the quota of {target.username} from {target.quota} to {body.quota}"
             )
             logs.insert_logs(conn, [_quota_log(target, actor, LogType.MANAGE, content)])
-        if body.status == UserStatus.DISABLED or password_hash:
+        # A disabled user's sessions are kept: authentication refuses them with 403 (API.md §2: "a disabled
+        # user → 403 even with an old session"), and they would otherwise turn into a misleading 401.
+        if password_hash:
             sessions.delete_for_user(conn, target.id)
         updated = users.get(conn, target.id)
     assert updated is not None
@@ -215,8 +217,6 @@ def manage(db: Database, actor: User, user_id: int, action: str) -> User | None:
         if action == "demote" and target.role == Role.COMMON:
             raise Invalid("user is already a common user")
         users.update_user(conn, target.id, **changes)
-        if action == "disable":
-            sessions.delete_for_user(conn, target.id)
         return users.get(conn, target.id)
 
 

@@ -56,7 +56,7 @@ class LogRecord(BaseModel):
             if text:
                 try:
                     parsed = json.loads(text)
-                except ValueError:
+                except (ValueError, RecursionError):
                     raise ValueError("must be a JSON object (or a string holding one)") from None
                 if not isinstance(parsed, dict):
                     raise ValueError("must be a JSON object (or a string holding one)")
@@ -76,7 +76,7 @@ def parse_body(body: bytes) -> list[dict[str, Any]]:
     if text.startswith("["):
         try:
             records: list[Any] = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise Invalid(f"ingest body is not valid JSON: {exc}") from None
     else:
         records = []
@@ -85,7 +85,7 @@ def parse_body(body: bytes) -> list[dict[str, Any]]:
                 continue
             try:
                 records.append(json.loads(line))
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise Invalid(f"ingest body line {number} is not valid JSON: {exc}") from None
     if not records:
         raise Invalid("ingest body holds no records")
