@@ -7,31 +7,10 @@ import json
 
 import pytest
 
+from tests.api.helpers import ADMIN_ROW_KEYS
 from tokenledger.domain.log import LogEntry, View, render, strip_admin_keys, to_row, to_user_row
 
-FIELDS = [
-    "id",
-    "user_id",
-    "created_at",
-    "type",
-    "content",
-    "username",
-    "token_name",
-    "model_name",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "use_time",
-    "is_stream",
-    "channel",
-    "channel_name",
-    "token_id",
-    "group",
-    "ip",
-    "request_id",
-    "upstream_request_id",
-    "other",
-]
+FIELDS = ADMIN_ROW_KEYS
 
 OTHER = json.dumps(
     {"model_ratio": 0.08, "frt": 350, "admin_info": {"use_channel": ["3"]}, "audit_info": {"by": "x"}, "note": "é"}
