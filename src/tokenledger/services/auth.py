@@ -26,21 +26,19 @@ class RequestCredentials:
 
     @property
     def bearer(self) -> str | None:
-        if not self.authorization:
-            return None
-        value = self.authorization.strip()
-        scheme, _, rest = value.partition(" ")
-        if scheme.lower() == "bearer":
-            value = rest.strip()
-        return value or None
+        return strip_bearer(self.authorization or "") or None
+
+
+def strip_bearer(value: str) -> str:
+    """`Bearer x` → `x`; a bare value is returned trimmed."""
+    value = value.strip()
+    scheme, _, rest = value.partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else value
 
 
 def parse_new_api_user(raw: str) -> int:
     """The New-Api-User header: a bare user id (`Bearer <id>` tolerated, as one source document writes it)."""
-    value = raw.strip()
-    scheme, _, rest = value.partition(" ")
-    if scheme.lower() == "bearer":
-        value = rest.strip()
+    value = strip_bearer(raw)
     if not is_decimal(value) or len(value) > 18:
         raise Unauthorized(f"New-Api-User header must be your numeric user id, got {raw!r}")
     return int(value)
@@ -96,9 +94,10 @@ def _api_key_principal(conn: Connection, key: str, now: int) -> Principal:
     return Principal(user, Credential.API_KEY, api_key)
 
 
-def authenticate_api_key(db: Database, key: str) -> Principal:
-    """For routes that take only an API key (`/api/log/token`); the `sk-` prefix is optional."""
-    key = key.strip()
+def authenticate_api_key(db: Database, credential: str) -> Principal:
+    """For routes that take only an API key (`/api/log/token`): `Bearer sk-…`, `sk-…`, or the key without
+    its `sk-` prefix."""
+    key = strip_bearer(credential)
     if not key:
         raise Unauthorized("an API key is required: send Authorization: Bearer sk-… or ?key=sk-…")
     with db.read() as conn:

@@ -104,8 +104,7 @@ def list_key_logs(
     key: Annotated[str | None, Query(description="The API key, for clients that cannot send headers.")] = None,
 ) -> dict[str, Any]:
     response.headers["Access-Control-Allow-Origin"] = "*"
-    credential = request.headers.get("authorization") or key or ""
-    caller = auth.authenticate_api_key(db, auth.RequestCredentials(authorization=credential).bearer or "")
+    caller = auth.authenticate_api_key(db, request.headers.get("authorization") or key or "")
     assert caller.api_key is not None
     limiter.hit("token", str(caller.api_key.id), settings.token_log_rate_limit)
     scoped = filters.scoped_to_key(caller.user.id, caller.api_key.id)
@@ -130,12 +129,13 @@ def preflight_key_logs() -> Response:
 @router.post("/api/log/ingest", summary="Push usage records (admin or ingest key)")
 async def ingest_logs(request: Request, _caller: IngestCaller, db: DatabaseDep) -> dict[str, Any]:
     declared = request.headers.get("content-length")
+    too_large = Invalid(f"ingest body is too large: at most {MAX_INGEST_BYTES // (1024 * 1024)} MiB per request")
     if declared and is_decimal(declared) and int(declared) > MAX_INGEST_BYTES:
-        raise Invalid(f"ingest body is too large: at most {MAX_INGEST_BYTES // (1024 * 1024)} MiB per request")
+        raise too_large
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > MAX_INGEST_BYTES:
-            raise Invalid(f"ingest body is too large: at most {MAX_INGEST_BYTES // (1024 * 1024)} MiB per request")
+            raise too_large
     inserted = await run_in_threadpool(ingest.ingest, db, bytes(body))
     return ok({"inserted": inserted})
