@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from tokenledger.domain import credentials
 from tokenledger.domain.user import Role
 from tokenledger.services import accounts, auth, keys
 from tokenledger.store import users
@@ -75,8 +76,6 @@ _hash_cache: list[str] = []
 
 def _password_hash() -> str:
     if not _hash_cache:
-        from tokenledger.domain import credentials
-
         _hash_cache.append(credentials.hash_password(PASSWORD))
     return _hash_cache[0]
 

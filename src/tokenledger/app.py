@@ -11,6 +11,7 @@ from itsdangerous import Signer
 
 from tokenledger import __version__
 from tokenledger.api import errors
+from tokenledger.api.cors import OpenCorsMiddleware
 from tokenledger.api.ratelimit import RateLimiter
 from tokenledger.api.routes import channels, data, logs, status, tokens, users
 from tokenledger.domain import timestamps
@@ -43,6 +44,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     # Without a configured secret, sessions are signed with a per-process key and end at restart.
     app.state.cookie_signer = Signer(settings.session_secret or secrets.token_urlsafe(32), salt="session")
     errors.install(app)
+    app.add_middleware(OpenCorsMiddleware)
     for module in (logs, data, users, tokens, channels, status):
         app.include_router(module.router)
     return app

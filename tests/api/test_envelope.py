@@ -24,8 +24,6 @@ from tokenledger.store.database import Database
 
 DOC_PATHS = ("/docs", "/openapi.json", "/redoc")
 PUBLIC = {("GET", "/api/status"), ("POST", "/api/user/login"), ("GET", "/api/user/logout")}
-# The CORS preflight of /api/log/token must answer a browser before any credential is sent (API.md §4: CORS open).
-PREFLIGHT = {("OPTIONS", "/api/log/token")}
 SECRET_MARKERS = ("Traceback", 'File "', "sqlalchemy", "sqlite3", "no such table", "RuntimeError", "kaboom")
 
 
@@ -109,10 +107,6 @@ def test_route_list_is_the_apps(client: TestClient) -> None:
 def test_every_route_without_credentials(world: World, route: tuple[str, str]) -> None:
     method, path = route
     response = world.client.request(method, concrete(path))
-    if route in PREFLIGHT:
-        assert response.status_code == 204
-        assert response.headers["access-control-allow-origin"] == "*"
-        return
     assert response.headers["content-type"].startswith("application/json")
     body = response.json()
     assert set(body) <= {"success", "message", "data"}, body
@@ -246,7 +240,7 @@ SUCCESS: dict[tuple[str, str], Call] = {
 
 def test_every_route_has_a_success_example() -> None:
     """A new route must come with an example here, so its success envelope is pinned too."""
-    missing = set(ROUTES) - PREFLIGHT - set(SUCCESS)
+    missing = set(ROUTES) - set(SUCCESS)
     assert not missing, f"add a success example for {sorted(missing)}"
     assert not set(SUCCESS) - set(ROUTES), "examples for routes that no longer exist"
 

@@ -115,9 +115,13 @@ def test_cors_is_open(client: TestClient, db: Database, alice: Account) -> None:
     paged = client.get(TOKEN, headers=alice.key_headers(), params={"p": 1})
     assert data_of(paged)["items"] == []
     assert paged.headers["access-control-allow-origin"] == "*"
+    # The preflight carries no credential, and must be answered all the same.
     preflight = client.options(TOKEN, headers={"Origin": "https://example.com", "Access-Control-Request-Method": "GET"})
     assert preflight.status_code in (200, 204)
     assert preflight.headers["access-control-allow-origin"] == "*"
+    assert "Authorization" in preflight.headers["access-control-allow-headers"]
+    # Only this route is open: routes that accept a session cookie are not readable cross-origin.
+    assert "access-control-allow-origin" not in client.get("/api/log/self", headers=alice.key_headers()).headers
 
 
 def test_failures_are_cors_open_too(client: TestClient, db: Database, alice: Account) -> None:

@@ -37,17 +37,11 @@ def invalid_from(error: ValidationError) -> Invalid:
     return Invalid(describe_validation(list(error.errors())))
 
 
-# Routes open to every origin (CORS): their failures must be readable by a browser too, not only successes.
-CORS_OPEN_PATHS = frozenset({"/api/log/token"})
-
-
 def install(app: FastAPI) -> None:
     @app.exception_handler(LedgerError)
-    async def _ledger_error(request: Request, exc: LedgerError) -> JSONResponse:
-        headers = {"Retry-After": "60"} if isinstance(exc, RateLimited) else {}
-        if request.url.path in CORS_OPEN_PATHS:
-            headers["Access-Control-Allow-Origin"] = "*"
-        return fail(exc.message, exc.http_status, headers or None)
+    async def _ledger_error(_request: Request, exc: LedgerError) -> JSONResponse:
+        headers = {"Retry-After": "60"} if isinstance(exc, RateLimited) else None
+        return fail(exc.message, exc.http_status, headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

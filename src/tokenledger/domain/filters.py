@@ -25,6 +25,7 @@ TOKEN_LOG_LIMIT = 1000
 LIKE_ESCAPE = "!"
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 
 class Scope(Enum):
@@ -112,6 +113,10 @@ class Page(Generic[T]):
     page_size: int
     first_position: int = 1
     next_cursor: str | None = None
+
+    def with_items(self, items: list[U]) -> Page[U]:
+        """The same page holding other items (the same rows rendered for a caller)."""
+        return Page(items, self.total, self.page, self.page_size, self.first_position, self.next_cursor)
 
 
 def _lenient_int(raw: str | None) -> int | None:

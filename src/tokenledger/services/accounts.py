@@ -13,13 +13,11 @@ from tokenledger.domain import credentials, log, timestamps
 from tokenledger.domain.errors import Forbidden, Invalid, NotFound
 from tokenledger.domain.filters import Page, PageRequest
 from tokenledger.domain.log import LogEntry, LogType
-from tokenledger.domain.numbers import MAX_ID
+from tokenledger.domain.numbers import MAX_ID, MAX_QUOTA
 from tokenledger.domain.user import DEFAULT_GROUP, ROOT_USER_ID, Role, User, UserStatus
 from tokenledger.services import auth
 from tokenledger.store import logs, sessions, users
 from tokenledger.store.database import Connection, Database
-
-MAX_QUOTA = 2**62
 
 
 class UserCreate(BaseModel):

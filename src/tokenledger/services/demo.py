@@ -23,6 +23,7 @@ from tokenledger.domain.apikey import NEVER_EXPIRES, KeyStatus
 from tokenledger.domain.channel import ChannelStatus
 from tokenledger.domain.errors import Conflict
 from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.domain.numbers import QUOTA_PER_UNIT
 from tokenledger.domain.user import Role, User
 from tokenledger.store import apikeys, channels, logs, users
 from tokenledger.store.database import Connection, Database
@@ -34,7 +35,6 @@ DAYS = 30
 DAY = 86_400
 HOUR = 3_600
 BATCH_SIZE = 5_000
-QUOTA_PER_USD = 500_000  # New API's unit: 500,000 quota is $1
 
 GROUP_RATIOS: dict[str, float] = {"default": 1.0, "vip": 0.8, "svip": 0.6}
 
@@ -230,7 +230,7 @@ def _plan_users(rng: random.Random) -> list[_UserPlan]:
                 username=name,
                 role=int(Role.ADMIN if name in _ADMINS else Role.COMMON),
                 group=group,
-                quota=rng.choice((20, 50, 100, 200, 500, 1000)) * QUOTA_PER_USD,
+                quota=rng.choice((20, 50, 100, 200, 500, 1000)) * QUOTA_PER_UNIT,
                 key_names=key_names,
                 key_weights=key_weights,
                 weight=weight,
@@ -502,7 +502,7 @@ class _RowMaker:
                 type=int(kind),
                 content=content,
                 username=user.username,
-                quota=usd * QUOTA_PER_USD,
+                quota=usd * QUOTA_PER_UNIT,
                 group=user.group,
                 other="",
             )

@@ -8,12 +8,10 @@ from tokenledger.domain import credentials, log, timestamps
 from tokenledger.domain.apikey import NEVER_EXPIRES, ApiKey, KeyStatus
 from tokenledger.domain.errors import Forbidden, Invalid, NotFound
 from tokenledger.domain.filters import Page, PageRequest
-from tokenledger.domain.numbers import MAX_ID
+from tokenledger.domain.numbers import MAX_ID, MAX_QUOTA
 from tokenledger.domain.user import User
 from tokenledger.store import apikeys
 from tokenledger.store.database import Database
-
-MAX_QUOTA = 2**62
 
 
 class KeyCreate(BaseModel):

@@ -40,15 +40,7 @@ def has_logs(db: Database) -> bool:
 def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) -> Page[dict[str, Any]]:
     with db.read() as conn:
         found = logs.list_page(conn, filters, page)
-    rows = render(found.items, view, _channel_names(db, view), found.first_position)
-    return Page(
-        items=rows,
-        total=found.total,
-        page=found.page,
-        page_size=found.page_size,
-        first_position=found.first_position,
-        next_cursor=found.next_cursor,
-    )
+    return found.with_items(render(found.items, view, _channel_names(db, view), found.first_position))
 
 
 def recent_logs(db: Database, filters: LogFilters, limit: int, view: View) -> list[dict[str, Any]]:

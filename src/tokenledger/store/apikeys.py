@@ -52,10 +52,6 @@ def update_key(conn: Connection, key_id: int, user_id: int, **changes: Any) -> N
         conn.execute(update(tokens).where(tokens.c.id == key_id, tokens.c.user_id == user_id).values(**changes))
 
 
-def touch(conn: Connection, key_id: int, now: int) -> None:
-    conn.execute(update(tokens).where(tokens.c.id == key_id).values(accessed_at=now))
-
-
 def delete_key(conn: Connection, key_id: int, user_id: int) -> bool:
     result = conn.execute(delete(tokens).where(tokens.c.id == key_id, tokens.c.user_id == user_id))
     return bool(result.rowcount)

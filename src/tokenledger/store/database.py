@@ -75,10 +75,6 @@ class Database:
         """The writer engine, for migrations and maintenance."""
         return self._writer
 
-    @property
-    def dialect(self) -> str:
-        return self._writer.dialect.name
-
     @contextmanager
     def read(self) -> Iterator[Connection]:
         with self._reader.connect() as conn, conn.begin():

@@ -32,7 +32,7 @@ def _parse(model: type[M], body: Any) -> M:
 @router.get("/api/channel", include_in_schema=False)
 def list_channels(_admin: Admin, db: DatabaseDep, page: Paging) -> dict[str, Any]:
     found = channels.list_channels(db, page)
-    return ok(page_payload(found) | {"items": [channel.public() for channel in found.items]})
+    return ok(page_payload(found.with_items([channel.public() for channel in found.items])))
 
 
 @router.post("/api/channel/", summary="Create a channel")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from tokenledger.api.deps import (
@@ -92,10 +92,9 @@ def delete_old_logs(_admin: Admin, db: DatabaseDep, target_timestamp: str | None
     return ok(ledger.delete_logs_before(db, target))
 
 
-@router.get("/api/log/token", summary="Logs of the calling API key")
+@router.get("/api/log/token", summary="Logs of the calling API key (open CORS, see api/cors.py)")
 def list_key_logs(
     request: Request,
-    response: Response,
     db: DatabaseDep,
     settings: SettingsDep,
     limiter: LimiterDep,
@@ -103,7 +102,6 @@ def list_key_logs(
     page: Paging,
     key: Annotated[str | None, Query(description="The API key, for clients that cannot send headers.")] = None,
 ) -> dict[str, Any]:
-    response.headers["Access-Control-Allow-Origin"] = "*"
     caller = auth.authenticate_api_key(db, request.headers.get("authorization") or key or "")
     assert caller.api_key is not None
     limiter.hit("token", str(caller.api_key.id), settings.token_log_rate_limit)
@@ -111,19 +109,6 @@ def list_key_logs(
     if any(name in request.query_params for name in TOKEN_PAGING_PARAMS):
         return ok(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
     return ok(ledger.recent_logs(db, scoped, TOKEN_LOG_LIMIT, View.USER))
-
-
-@router.options("/api/log/token", include_in_schema=False)
-def preflight_key_logs() -> Response:
-    return Response(
-        status_code=204,
-        headers={
-            "Access-Control-Allow-Origin": "*",
-            "Access-Control-Allow-Methods": "GET, OPTIONS",
-            "Access-Control-Allow-Headers": "Authorization, Content-Type, New-Api-User",
-            "Access-Control-Max-Age": "86400",
-        },
-    )
 
 
 @router.post("/api/log/ingest", summary="Push usage records (admin or ingest key)")

@@ -8,10 +8,9 @@ from fastapi import APIRouter, Request
 
 from tokenledger import __version__
 from tokenledger.api.envelope import ok
+from tokenledger.domain.numbers import QUOTA_PER_UNIT
 
 router = APIRouter(tags=["status"])
-
-QUOTA_PER_UNIT = 500_000
 
 
 @router.get("/api/status", summary="Server facts")

@@ -18,7 +18,7 @@ router = APIRouter(tags=["API keys"])
 @router.get("/api/token", include_in_schema=False)
 def list_keys(caller: CurrentUser, db: DatabaseDep, page: Paging) -> dict[str, Any]:
     found = keys.list_keys(db, caller.user, page)
-    return ok(page_payload(found) | {"items": [key.public() for key in found.items]})
+    return ok(page_payload(found.with_items([key.public() for key in found.items])))
 
 
 @router.post("/api/token/", summary="Create an API key: the only time its full sk- key is shown")

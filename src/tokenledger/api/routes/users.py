@@ -86,7 +86,7 @@ def list_users(_admin: Admin, db: DatabaseDep, page: Paging, keyword: str | None
     if keyword is not None and len(keyword) > log.MAX_USERNAME:
         raise Invalid(f"keyword is too long: at most {log.MAX_USERNAME} characters")
     found = accounts.list_users(db, page, keyword)
-    return ok(page_payload(found) | {"items": [user.public() for user in found.items]})
+    return ok(page_payload(found.with_items([user.public() for user in found.items])))
 
 
 @router.post("/api/user/", summary="Create a user (admin; admins only by root)")
