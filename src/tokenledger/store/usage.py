@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.domain.usage import UsageBucket
 from tokenledger.store import _dialect
 from tokenledger.store.schema import quota_data
 
 HOUR = 3600
-
-
-@dataclass(frozen=True, slots=True)
-class UsageBucket:
-    model_name: str
-    created_at: int
-    count: int
-    quota: int
-    token_used: int
-    user_id: int | None = None
-    username: str | None = None
 
 
 def add_consumption(conn: Connection, entries: Sequence[LogEntry]) -> None:
