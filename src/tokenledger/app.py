@@ -22,7 +22,7 @@ from tokenledger.store.database import Database
 def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     """Build the ASGI app. The database must already be migrated; pass `db` to share one (tests, CLI),
     otherwise one is opened from `settings.sql_dsn` and closed at shutdown."""
-    database = db or Database(settings.sql_dsn)
+    database = db or Database(settings.sql_dsn, settings.log_sql_dsn)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

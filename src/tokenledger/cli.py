@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
@@ -51,23 +52,22 @@ def load_settings(**overrides: Any) -> Settings:
     return Settings(**{name: value for name, value in overrides.items() if value is not None})
 
 
-def open_database(settings: Settings) -> Database:
-    db = Database(settings.sql_dsn)
-    db.check_connection()
-    return db
+@contextmanager
+def open_database(settings: Settings) -> Iterator[Database]:
+    """The configured databases, checked reachable up front and closed when the command ends."""
+    db = Database(settings.sql_dsn, settings.log_sql_dsn)
+    try:
+        db.check_connection()
+        yield db
+    finally:
+        db.dispose()
 
 
 def prepare_schema(db: Database) -> None:
     """Create the schema on an empty database; refuse an out-of-date one rather than touch it."""
     if migrate.is_empty(db):
         migrate.upgrade(db)
-        return
-    current, head = migrate.current_revision(db), migrate.head_revision(db)
-    if current != head:
-        raise LedgerError(
-            f"the database schema is at revision {current}, this version needs {head}: "
-            "run `tokenledger db upgrade` first"
-        )
+    migrate.check_current(db)
 
 
 def seed_with_progress(db: Database, rows: int, seed: int) -> demo.DemoSummary:
@@ -77,7 +77,12 @@ def seed_with_progress(db: Database, rows: int, seed: int) -> demo.DemoSummary:
         return demo.seed_demo(db, rows=rows, seed=seed, progress=lambda n: progress.advance(task, n))
 
 
-DB_OPTION = click.option("--db", "sql_dsn", default=None, help="Database URL (overrides SQL_DSN).")
+def database_options(command: F) -> F:
+    """--db and --log-db, which override SQL_DSN and LOG_SQL_DSN."""
+    command = click.option(
+        "--log-db", "log_sql_dsn", default=None, help="Separate database for logs (overrides LOG_SQL_DSN)."
+    )(command)
+    return click.option("--db", "sql_dsn", default=None, help="Database URL (overrides SQL_DSN).")(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -89,25 +94,32 @@ def main() -> None:
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port to listen on (overrides PORT; default 3000).")
-@DB_OPTION
+@database_options
 @click.option("--demo", "with_demo", is_flag=True, help="Fill an empty log table with realistic demo data.")
 @click.option("--demo-rows", type=click.IntRange(min=0), default=DEFAULT_DEMO_ROWS, show_default=True)
 @one_line_errors
-def serve(host: str | None, port: int | None, sql_dsn: str | None, with_demo: bool, demo_rows: int) -> None:
+def serve(
+    host: str | None,
+    port: int | None,
+    sql_dsn: str | None,
+    log_sql_dsn: str | None,
+    with_demo: bool,
+    demo_rows: int,
+) -> None:
     """Run the HTTP server (creating the schema and root user on first start)."""
     import uvicorn
 
     from tokenledger.app import create_app
 
-    settings = load_settings(host=host, port=port, sql_dsn=sql_dsn)
-    db = open_database(settings)
-    prepare_schema(db)
-    bootstrap = accounts.ensure_root(db, settings.initial_root_password, settings.initial_root_access_token)
-    sample: demo.DemoSummary | None = None
-    if with_demo and not ledger.has_logs(db):
-        sample = seed_with_progress(db, demo_rows, seed=42)
-    print_instructions(settings, db, bootstrap, sample)
-    uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
+    settings = load_settings(host=host, port=port, sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)
+    with open_database(settings) as db:
+        prepare_schema(db)
+        bootstrap = accounts.ensure_root(db, settings.initial_root_password, settings.initial_root_access_token)
+        sample: demo.DemoSummary | None = None
+        if with_demo and not ledger.has_logs(db):
+            sample = seed_with_progress(db, demo_rows, seed=42)
+        print_instructions(settings, db, bootstrap, sample)
+        uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
 
 
 def print_instructions(
@@ -117,6 +129,8 @@ def print_instructions(
     token = bootstrap.root_access_token or settings.initial_root_access_token
     password = bootstrap.root_password or settings.initial_root_password
     console.print(f"\n[bold]tokenledger {__version__}[/bold] on {base}  (database: {db.safe_url})")
+    if db.separate_logs:
+        console.print(f"log database:  {db.safe_log_url}")
     console.print(f"API docs:      {base}/docs")
     if password:
         note = " (generated: shown only now)" if bootstrap.root_password else ""
@@ -152,20 +166,22 @@ def print_instructions(
 @main.command("demo")
 @click.option("--rows", type=click.IntRange(min=0), default=DEFAULT_DEMO_ROWS, show_default=True)
 @click.option("--seed", type=int, default=42, show_default=True, help="Same seed, same data.")
-@DB_OPTION
+@database_options
 @one_line_errors
-def demo_command(rows: int, seed: int, sql_dsn: str | None) -> None:
+def demo_command(rows: int, seed: int, sql_dsn: str | None, log_sql_dsn: str | None) -> None:
     """Add realistic demo users, keys, channels and logs to a database."""
-    settings = load_settings(sql_dsn=sql_dsn)
-    db = open_database(settings)
-    prepare_schema(db)
-    accounts.ensure_root(db, settings.initial_root_password, settings.initial_root_access_token)
-    summary = seed_with_progress(db, rows, seed)
-    console.print(
-        f"added {summary.logs} logs, {summary.users} users, {summary.keys} API keys, {summary.channels} channels"
-    )
-    if summary.sample_key:
-        console.print(f"demo user {summary.sample_username} / {summary.sample_password}, API key {summary.sample_key}")
+    settings = load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)
+    with open_database(settings) as db:
+        prepare_schema(db)
+        accounts.ensure_root(db, settings.initial_root_password, settings.initial_root_access_token)
+        summary = seed_with_progress(db, rows, seed)
+        console.print(
+            f"added {summary.logs} logs, {summary.users} users, {summary.keys} API keys, {summary.channels} channels"
+        )
+        if summary.sample_key:
+            console.print(
+                f"demo user {summary.sample_username} / {summary.sample_password}, API key {summary.sample_key}"
+            )
 
 
 @main.group()
@@ -174,26 +190,28 @@ def db() -> None:
 
 
 @db.command("upgrade")
-@DB_OPTION
+@database_options
 @one_line_errors
-def db_upgrade(sql_dsn: str | None) -> None:
+def db_upgrade(sql_dsn: str | None, log_sql_dsn: str | None) -> None:
     """Bring the schema up to this version's migrations."""
-    database = open_database(load_settings(sql_dsn=sql_dsn))
-    before = migrate.current_revision(database)
-    migrate.upgrade(database)
-    after = migrate.current_revision(database)
-    console.print(f"schema at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as database:
+        before = migrate.revisions(database)
+        migrate.upgrade(database)
+        for setting, after in migrate.revisions(database).items():
+            was = before[setting]
+            console.print(
+                f"{setting}: schema at revision {after}" + ("" if was == after else f" (was {was or 'empty'})")
+            )
 
 
 @db.command("current")
-@DB_OPTION
+@database_options
 @one_line_errors
-def db_current(sql_dsn: str | None) -> None:
+def db_current(sql_dsn: str | None, log_sql_dsn: str | None) -> None:
     """Show the schema revision of the database and the one this version needs."""
-    database = open_database(load_settings(sql_dsn=sql_dsn))
-    console.print(
-        f"database: {migrate.current_revision(database) or 'empty'}; needed: {migrate.head_revision(database)}"
-    )
+    with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as database:
+        for setting, revision in migrate.revisions(database).items():
+            console.print(f"{setting}: {revision or 'empty'}; needed: {migrate.head_revision()}")
 
 
 @main.group()
@@ -203,10 +221,10 @@ def user() -> None:
 
 @user.command("token")
 @click.argument("username")
-@DB_OPTION
+@database_options
 @one_line_errors
-def user_token(username: str, sql_dsn: str | None) -> None:
+def user_token(username: str, sql_dsn: str | None, log_sql_dsn: str | None) -> None:
     """Issue a new access token for USERNAME (the old one stops working)."""
-    database = open_database(load_settings(sql_dsn=sql_dsn))
-    prepare_schema(database)
-    console.print(accounts.issue_access_token_for(database, username))
+    with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as database:
+        prepare_schema(database)
+        console.print(accounts.issue_access_token_for(database, username))

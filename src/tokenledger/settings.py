@@ -19,7 +19,15 @@ class Settings(BaseSettings):
     sql_dsn: str = Field(
         DEFAULT_SQL_DSN,
         validation_alias="SQL_DSN",
-        description="Database URL for everything tokenledger stores. Default: a SQLite file under ./data/.",
+        description=(
+            "Database for everything tokenledger stores: sqlite:///…, postgresql://…, mysql://… or a Go MySQL "
+            "DSN (user:pass@tcp(host:3306)/db). Default: a SQLite file under ./data/."
+        ),
+    )
+    log_sql_dsn: str | None = Field(
+        None,
+        validation_alias="LOG_SQL_DSN",
+        description="Separate database for logs and usage data, possibly of another engine. Unset: SQL_DSN.",
     )
     host: str = Field("127.0.0.1", validation_alias="HOST", description="Address the server listens on.")
     port: int = Field(3000, ge=1, le=65535, validation_alias="PORT", description="Port the server listens on.")
@@ -80,6 +88,11 @@ class Settings(BaseSettings):
         if value is not None and value.strip().lower() in PLACEHOLDER_SECRETS:
             raise ValueError("SESSION_SECRET is a well-known placeholder: set a long random value")
         return value
+
+    @field_validator("log_sql_dsn")
+    @classmethod
+    def _blank_is_unset(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("sql_dsn")
     @classmethod

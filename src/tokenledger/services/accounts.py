@@ -137,7 +137,7 @@ def update_user(db: Database, actor: User, body: UserUpdate) -> User:
     if body.password:
         credentials.check_new_password(body.password)
         password_hash = credentials.hash_password(body.password)
-    with db.write() as conn:
+    with db.write_with_logs() as (conn, log_conn):
         target = _require_target(conn, body.id)
         _require_outranks(actor, target)
         if target.is_root and (body.role is not None or body.status == UserStatus.DISABLED):
@@ -159,7 +159,7 @@ def update_user(db: Database, actor: User, body: UserUpdate) -> User:
             content = (
                 f"Admin {actor.username} changed the quota of {target.username} from {target.quota} to {body.quota}"
             )
-            logs.insert_logs(conn, [_quota_log(target, actor, LogType.MANAGE, content)])
+            logs.insert_logs(log_conn, [_quota_log(target, actor, LogType.MANAGE, content)])
         # A disabled user's sessions are kept: authentication refuses them with 403 (API.md §2: "a disabled
         # user → 403 even with an old session"), and they would otherwise turn into a misleading 401.
         if password_hash:
@@ -173,12 +173,12 @@ def topup(db: Database, actor: User, user_id: int, amount: int) -> User:
     """Add quota and write a top-up log (type 1) on the user."""
     if amount <= 0 or amount > MAX_QUOTA:
         raise Invalid(f"quota must be a positive integer up to {MAX_QUOTA}")
-    with db.write() as conn:
+    with db.write_with_logs() as (conn, log_conn):
         target = _require_target(conn, user_id)
         _require_outranks(actor, target)
         users.add_quota(conn, target.id, amount)
         content = f"Admin {actor.username} topped up {amount} quota ({target.quota} → {target.quota + amount})"
-        logs.insert_logs(conn, [_quota_log(target, actor, LogType.TOPUP, content, quota=amount)])
+        logs.insert_logs(log_conn, [_quota_log(target, actor, LogType.TOPUP, content, quota=amount)])
         updated = users.get(conn, target.id)
     assert updated is not None
     return updated

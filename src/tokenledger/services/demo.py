@@ -604,8 +604,8 @@ def seed_demo(
     written = 0
     totals: dict[tuple[int, int], list[int]] = {}
     for batch in _entries(rng, accounts, channel_ids, rows, now):
-        with db.write() as conn:
-            written += logs.insert_logs(conn, batch)
+        with db.write_logs() as log_conn:
+            written += logs.insert_logs(log_conn, batch)
         for entry in batch:
             if entry.type == LogType.CONSUME:
                 total = totals.setdefault((entry.user_id, entry.token_id), [0, 0, 0])

@@ -121,7 +121,7 @@ def ingest(db: Database, body: bytes) -> int:
     Nothing is written unless every record is valid."""
     records = validate_records(parse_body(body))
     now = timestamps.now()
-    with db.write() as conn:
+    with db.read() as conn:
         by_id: dict[int, Any] = {}
         by_name: dict[str, Any] = {}
         entries: list[LogEntry] = []
@@ -169,4 +169,5 @@ def ingest(db: Database, body: bytes) -> int:
                     other=str(record.other),
                 )
             )
-        return logs.insert_logs(conn, entries)
+    with db.write_logs() as log_conn:
+        return logs.insert_logs(log_conn, entries)

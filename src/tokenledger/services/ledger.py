@@ -33,30 +33,30 @@ def _channel_names(db: Database, view: View) -> dict[int, str]:
 
 
 def has_logs(db: Database) -> bool:
-    with db.read() as conn:
+    with db.read_logs() as conn:
         return logs.count(conn, LogFilters()) > 0
 
 
 def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) -> Page[dict[str, Any]]:
-    with db.read() as conn:
+    with db.read_logs() as conn:
         found = logs.list_page(conn, filters, page)
     return found.with_items(render(found.items, view, _channel_names(db, view), found.first_position))
 
 
 def recent_logs(db: Database, filters: LogFilters, limit: int, view: View) -> list[dict[str, Any]]:
-    with db.read() as conn:
+    with db.read_logs() as conn:
         entries = logs.list_recent(conn, filters, limit)
     return render(entries, view, _channel_names(db, view))
 
 
 def log_stat(db: Database, filters: LogFilters) -> LogStat:
-    with db.read() as conn:
+    with db.read_logs() as conn:
         return logs.stat(conn, filters, timestamps.now())
 
 
 def search_logs(db: Database, keyword: str, view: View, scope: LogFilters) -> list[dict[str, Any]]:
     """The newest 100 rows matching the keyword within `scope` (empty filters: every row)."""
-    with db.read() as conn:
+    with db.read_logs() as conn:
         entries = logs.search(conn, keyword, SEARCH_LIMIT, scope)
     return render(entries, view, _channel_names(db, view))
 
@@ -64,7 +64,7 @@ def search_logs(db: Database, keyword: str, view: View, scope: LogFilters) -> li
 def delete_logs_before(db: Database, target_timestamp: int) -> int:
     if target_timestamp <= 0:
         raise Invalid("target timestamp is required: pass ?target_timestamp=<Unix seconds or milliseconds>")
-    with db.write() as conn:
+    with db.write_logs() as conn:
         return logs.delete_before(conn, target_timestamp)
 
 
@@ -77,7 +77,7 @@ def usage_data(
     username: str | None = None,
 ) -> list[dict[str, Any]]:
     """Hourly consume buckets as New API's data endpoints return them."""
-    with db.read() as conn:
+    with db.read_logs() as conn:
         buckets = usage.list_buckets(conn, start, end, user_id=user_id, username=username)
     rows: list[dict[str, Any]] = []
     for bucket in buckets:

@@ -6,13 +6,17 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, func, insert, literal_column, select, text
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, insert, literal_column, select, text
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from tokenledger.store import schema
 
-# The tokenizers of all three engines split words on anything that is not a letter or digit.
+# Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
+# PostgreSQL's own parser keeps "gpt-4" or "v1.5" together or reads "-4" as a signed number, so its index
+# is built on the content with every non-alphanumeric run turned into a space: the same words as above.
+# The migration that creates the index spells out this same expression.
+PG_SEARCH_VECTOR = "to_tsvector('simple', regexp_replace(content, '[^[:alnum:]]+', ' ', 'g'))"
 
 
 def search_words(keyword: str) -> list[str]:
@@ -34,10 +38,32 @@ def content_matches(conn: Connection, words: Sequence[str]) -> ColumnElement[boo
         return schema.logs.c.id.in_(matching_ids)
     if dialect == "postgresql":
         query = " & ".join(f"{word}:*" for word in words)
-        return func.to_tsvector("simple", schema.logs.c.content).op("@@")(func.to_tsquery("simple", query))
-    query = " ".join(f"+{word}*" for word in words)
-    against = text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
-    return cast(ColumnElement[bool], against)
+        # Written out literally so the planner sees the very expression the GIN index is built on.
+        matches = text(f"{PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=query)
+        return cast(ColumnElement[bool], matches)
+    # InnoDB does not index words shorter than innodb_ft_min_token_size (3 by default): those words are
+    # matched by a word-start pattern on the rows the index narrows down to.
+    shortest = _mysql_min_token_size(conn)
+    indexed = [word for word in words if len(word) >= shortest]
+    conditions: list[ColumnElement[bool]] = []
+    if indexed:
+        query = " ".join(f"+{word}*" for word in indexed)
+        against = text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
+        conditions.append(cast(ColumnElement[bool], against))
+    for word in words:
+        if len(word) < shortest:
+            conditions.append(schema.logs.c.content.regexp_match(f"(^|[^[:alnum:]]){word}"))
+    return and_(*conditions)
+
+
+def _mysql_min_token_size(conn: Connection) -> int:
+    """The server's innodb_ft_min_token_size, read once per connection."""
+    cached = conn.info.get("ft_min_token_size")
+    if cached is None:
+        cached = conn.info["ft_min_token_size"] = int(
+            conn.exec_driver_sql("SELECT @@innodb_ft_min_token_size").scalar_one()
+        )
+    return int(cached)
 
 
 def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -95,3 +121,15 @@ def index_new_logs(conn: Connection, after_id: int) -> None:
             text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id > :after_id"),
             {"after_id": after_id},
         )
+
+
+def follow_explicit_ids(conn: Connection, table: Table) -> None:
+    """After rows were inserted with explicit ids, make the next generated id follow the highest one.
+    SQLite and MySQL move their counters themselves; PostgreSQL's sequences do not."""
+    if conn.dialect.name != "postgresql":
+        return
+    highest = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one()
+    conn.execute(
+        text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :next, false)"),
+        {"table": table.name, "next": int(highest) + 1},
+    )

@@ -1,34 +1,38 @@
-"""Engines and connections. SQLite gets WAL, a busy timeout, foreign keys and full fsync on every
-connection, and writers take the write lock up front (BEGIN IMMEDIATE) so two writers never deadlock."""
+"""Engines and connections for SQLite, PostgreSQL and MySQL/MariaDB.
+
+tokenledger keeps two kinds of tables: the core (users, API keys, channels, sessions) and the logs with
+everything derived from them (hourly usage, the SQLite full-text index). Both live in `SQL_DSN` unless
+`LOG_SQL_DSN` names another database, possibly of another engine. Services ask for the part they need
+(`read()`/`write()` for the core, `read_logs()`/`write_logs()` for the logs) and never join across them.
+
+SQLite gets WAL, a busy timeout, foreign keys and full fsync on every connection, and its writers take the
+write lock up front (BEGIN IMMEDIATE) so two writers never deadlock. The servers get a connection pool
+sized for a busy web process, pre-ping (so a restarted server is survived) and connect timeouts.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 
 from tokenledger.domain.errors import Invalid
+from tokenledger.store import dsn
 
-__all__ = ["Connection", "Database", "normalize_url"]
+__all__ = ["Connection", "Database"]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
-
-
-def normalize_url(dsn: str) -> str:
-    """Map the URL forms people write onto the drivers we ship. Raises Invalid for an unusable URL."""
-    try:
-        url = make_url(dsn)
-    except ArgumentError:
-        raise Invalid(f"SQL_DSN is not a database URL: {dsn!r} (example: sqlite:///./data/tokenledger.db)") from None
-    if url.get_backend_name() != "sqlite":
-        raise Invalid(f"SQL_DSN uses {url.get_backend_name()!r}: this version supports sqlite URLs")
-    return url.render_as_string(hide_password=False)
+CONNECT_TIMEOUT_SECONDS = 10
+POOL_SIZE = 10
+POOL_OVERFLOW = 20
+# Below MySQL's default wait_timeout (8 h) and any proxy's idle cut-off we are likely to meet.
+POOL_RECYCLE_SECONDS = 1800
 
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
@@ -58,47 +62,150 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
-class Database:
-    """The connections tokenledger uses: `read()` for queries, `write()` for a transaction that commits
-    on success and rolls back on any exception."""
+def _server_engine(url: str) -> Engine:
+    if dsn.backend_of(url) == "postgresql":
+        connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "tokenledger"}
+    else:
+        connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
+    return create_engine(
+        url,
+        connect_args=connect_args,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        # PostgreSQL's default; on MySQL it spares the gap locks REPEATABLE READ takes on every upsert.
+        isolation_level="READ COMMITTED",
+    )
 
-    def __init__(self, url: str) -> None:
-        self.url = normalize_url(url)
+
+class _Engines:
+    """The connections to one database: on SQLite a reader and a writer engine (the writer begins
+    IMMEDIATE); on a server one pooled engine for both."""
+
+    def __init__(self, url: str, setting: str) -> None:
+        self.url = dsn.normalize_url(url, setting)
+        self.setting = setting
+        self.backend = dsn.backend_of(self.url)
         try:
-            self._reader = _sqlite_engine(self.url, immediate=False)
-            self._writer = _sqlite_engine(self.url, immediate=True)
+            if self.backend == "sqlite":
+                self.reader = _sqlite_engine(self.url, immediate=False)
+                self.writer = _sqlite_engine(self.url, immediate=True)
+            else:
+                self.writer = self.reader = _server_engine(self.url)
         except NoSuchModuleError as exc:
-            raise Invalid(f"SQL_DSN names a driver that is not installed: {exc}") from None
+            raise Invalid(f"{setting} names a driver that is not installed: {exc}") from None
 
     @property
-    def engine(self) -> Engine:
-        """The writer engine, for migrations and maintenance."""
-        return self._writer
+    def safe_url(self) -> str:
+        return dsn.safe_url(self.url)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
-        with self._reader.connect() as conn, conn.begin():
+        with self.reader.connect() as conn, conn.begin():
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        with self._writer.begin() as conn:
+        with self.writer.begin() as conn:
             yield conn
 
     def check_connection(self) -> None:
-        """Connect once, so a wrong URL or an unreachable server is reported up front. Raises Invalid."""
         try:
-            with self._writer.connect() as conn:
+            with self.writer.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
-        except OperationalError as exc:
-            cause = str(exc.orig or exc).splitlines()[0]
-            raise Invalid(f"cannot open the database of SQL_DSN ({self.safe_url}): {cause}") from None
+        except DBAPIError as exc:
+            cause = " ".join(str(exc.orig or exc).split())
+            raise Invalid(f"cannot open the database of {self.setting} ({self.safe_url}): {cause}") from None
+
+    def dispose(self) -> None:
+        self.reader.dispose()
+        self.writer.dispose()
+
+
+class Database:
+    """The core database (`SQL_DSN`) and the log database (`LOG_SQL_DSN`, the same one when unset).
+    Each `read*()` yields a connection in a transaction; each `write*()` a transaction that commits on
+    success and rolls back on any exception."""
+
+    def __init__(self, url: str, log_url: str | None = None) -> None:
+        self._core = _Engines(url, "SQL_DSN")
+        self._logs = _Engines(log_url, "LOG_SQL_DSN") if log_url else self._core
+
+    @property
+    def url(self) -> str:
+        return self._core.url
+
+    @property
+    def log_url(self) -> str:
+        return self._logs.url
+
+    @property
+    def separate_logs(self) -> bool:
+        """Whether the logs live in a database of their own (LOG_SQL_DSN)."""
+        return self._logs is not self._core
+
+    @property
+    def engine(self) -> Engine:
+        """The core writer engine, for migrations and maintenance."""
+        return self._core.writer
+
+    @property
+    def log_engine(self) -> Engine:
+        """The log database's writer engine, for migrations and maintenance."""
+        return self._logs.writer
+
+    @property
+    def backend(self) -> str:
+        """`sqlite`, `postgresql` or `mysql`: the engine of the core database."""
+        return self._core.backend
+
+    @property
+    def log_backend(self) -> str:
+        return self._logs.backend
+
+    def read(self) -> AbstractContextManager[Connection]:
+        return self._core.read()
+
+    def write(self) -> AbstractContextManager[Connection]:
+        return self._core.write()
+
+    def read_logs(self) -> AbstractContextManager[Connection]:
+        return self._logs.read()
+
+    def write_logs(self) -> AbstractContextManager[Connection]:
+        return self._logs.write()
+
+    @contextmanager
+    def write_with_logs(self) -> Iterator[tuple[Connection, Connection]]:
+        """A core transaction and a log transaction, for a change that also writes a log (a top-up and its
+        audit row). In one database they are the same transaction. With LOG_SQL_DSN they are two (there is
+        no atomic commit across databases): the log commits first, so a failure between the commits leaves
+        an audit row for a change that did not happen, never a change without its row."""
+        with self._core.write() as conn:
+            if not self.separate_logs:
+                yield conn, conn
+                return
+            with self._logs.write() as log_conn:
+                yield conn, log_conn
+
+    def check_connection(self) -> None:
+        """Connect once to each database, so a wrong URL or an unreachable server is reported up front,
+        naming the setting at fault. Raises Invalid."""
+        self._core.check_connection()
+        if self.separate_logs:
+            self._logs.check_connection()
 
     @property
     def safe_url(self) -> str:
         """The URL with any password hidden, for messages and logs."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        return self._core.safe_url
+
+    @property
+    def safe_log_url(self) -> str:
+        return self._logs.safe_url
 
     def dispose(self) -> None:
-        self._reader.dispose()
-        self._writer.dispose()
+        self._core.dispose()
+        if self.separate_logs:
+            self._logs.dispose()

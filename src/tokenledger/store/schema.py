@@ -1,7 +1,18 @@
 """Table definitions. Names and columns follow New API (users, tokens, channels, logs, quota_data) so that
-operators recognise them and imports map one to one. Every timestamp is a Unix-seconds integer."""
+operators recognise them and imports map one to one. Every timestamp is a Unix-seconds integer.
+
+Two metadata objects: `core_metadata` (users, API keys, channels, sessions) lives in SQL_DSN and
+`log_metadata` (logs and what is derived from them) in LOG_SQL_DSN when that is set. No query joins
+across the two.
+
+Text compares and sorts byte by byte on every engine, as SQLite does by default: short names use the "C"
+collation on PostgreSQL and every MySQL table is utf8mb4_bin, so `=`, LIKE, uniqueness and ORDER BY agree
+on all three. Log content, which only full-text search reads, is case-insensitive on MySQL so that its
+FULLTEXT index matches words whatever their case, as FTS5 and PostgreSQL's text search do."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -16,11 +27,24 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.dialects import mysql, postgresql
+from sqlalchemy.types import TypeEngine
 
 from tokenledger.domain import log
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; BIGINT elsewhere.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# MySQL's TEXT holds 65,535 bytes, a quarter of MAX_CONTENT characters in utf8mb4.
+LongText = Text().with_variant(mysql.MEDIUMTEXT(), "mysql", "mariadb")
+SearchedText = Text().with_variant(mysql.MEDIUMTEXT(collation="utf8mb4_unicode_ci"), "mysql", "mariadb")
+# Table options for MySQL/MariaDB (ignored elsewhere): full Unicode, byte-wise comparison, InnoDB.
+MYSQL_TABLE: dict[str, Any] = {"mysql_engine": "InnoDB", "mysql_charset": "utf8mb4", "mysql_collate": "utf8mb4_bin"}
+
+
+def Name(length: int) -> TypeEngine[str]:
+    """A short string compared and ordered byte by byte (the "C" collation on PostgreSQL)."""
+    return String(length).with_variant(postgresql.VARCHAR(length, collation="C"), "postgresql")
+
 
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -29,38 +53,40 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-metadata = MetaData(naming_convention=NAMING)
+core_metadata = MetaData(naming_convention=NAMING)
+log_metadata = MetaData(naming_convention=NAMING)
 
 # `sqlite_autoincrement` stops SQLite from reusing the id of a deleted row: a new key or user must never
 # inherit the logs of a deleted one.
 users = Table(
     "users",
-    metadata,
+    core_metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("username", String(log.MAX_USERNAME), nullable=False, unique=True),
-    Column("password_hash", String(255), nullable=False),
-    Column("display_name", String(64), nullable=False, server_default=""),
+    Column("username", Name(log.MAX_USERNAME), nullable=False, unique=True),
+    Column("password_hash", Name(255), nullable=False),
+    Column("display_name", Name(64), nullable=False, server_default=""),
     Column("role", Integer, nullable=False, server_default="1"),
     Column("status", Integer, nullable=False, server_default="1"),
-    Column("email", String(255), nullable=False, server_default=""),
+    Column("email", Name(255), nullable=False, server_default=""),
     Column("quota", BigInteger, nullable=False, server_default="0"),
     Column("used_quota", BigInteger, nullable=False, server_default="0"),
     Column("request_count", BigInteger, nullable=False, server_default="0"),
-    Column("group", String(log.MAX_GROUP), nullable=False, server_default="default"),
-    Column("access_token_hash", String(64), nullable=True, unique=True),
+    Column("group", Name(log.MAX_GROUP), nullable=False, server_default="default"),
+    Column("access_token_hash", Name(64), nullable=True, unique=True),
     Column("created_at", BigInteger, nullable=False),
     Column("deleted_at", BigInteger, nullable=True),
     sqlite_autoincrement=True,
+    **MYSQL_TABLE,
 )
 
 tokens = Table(
     "tokens",
-    metadata,
+    core_metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
-    Column("name", String(log.MAX_TOKEN_NAME), nullable=False, server_default=""),
-    Column("key_hash", String(64), nullable=False, unique=True),
-    Column("key_hint", String(32), nullable=False),
+    Column("name", Name(log.MAX_TOKEN_NAME), nullable=False, server_default=""),
+    Column("key_hash", Name(64), nullable=False, unique=True),
+    Column("key_hint", Name(32), nullable=False),
     Column("status", Integer, nullable=False, server_default="1"),
     Column("created_at", BigInteger, nullable=False),
     Column("accessed_at", BigInteger, nullable=False, server_default="0"),
@@ -68,47 +94,50 @@ tokens = Table(
     Column("remain_quota", BigInteger, nullable=False, server_default="0"),
     Column("unlimited_quota", Boolean, nullable=False, server_default="0"),
     Column("used_quota", BigInteger, nullable=False, server_default="0"),
-    Column("group", String(log.MAX_GROUP), nullable=False, server_default=""),
+    Column("group", Name(log.MAX_GROUP), nullable=False, server_default=""),
     Column("ingest", Boolean, nullable=False, server_default="0"),
     sqlite_autoincrement=True,
+    **MYSQL_TABLE,
 )
 
 channels = Table(
     "channels",
-    metadata,
+    core_metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("name", String(128), nullable=False),
+    Column("name", Name(128), nullable=False),
     Column("type", Integer, nullable=False, server_default="1"),
-    Column("base_url", String(255), nullable=False, server_default=""),
+    Column("base_url", Name(255), nullable=False, server_default=""),
     # The upstream provider's key: kept usable because a relay must present it upstream; shown masked.
-    Column("key", Text, nullable=False),
-    Column("models", Text, nullable=False),
-    Column("group", String(255), nullable=False, server_default="default"),
+    Column("key", LongText, nullable=False),
+    Column("models", LongText, nullable=False),
+    Column("group", Name(255), nullable=False, server_default="default"),
     Column("status", Integer, nullable=False, server_default="1"),
     Column("created_at", BigInteger, nullable=False),
     sqlite_autoincrement=True,
+    **MYSQL_TABLE,
 )
 
 sessions = Table(
     "sessions",
-    metadata,
-    Column("id_hash", String(64), primary_key=True),
+    core_metadata,
+    Column("id_hash", Name(64), primary_key=True),
     Column("user_id", Id, ForeignKey("users.id"), nullable=False, index=True),
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
+    **MYSQL_TABLE,
 )
 
 logs = Table(
     "logs",
-    metadata,
+    log_metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("user_id", BigInteger, nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("type", Integer, nullable=False),
-    Column("content", Text, nullable=False),
-    Column("username", String(log.MAX_USERNAME), nullable=False, server_default=""),
-    Column("token_name", String(log.MAX_TOKEN_NAME), nullable=False, server_default=""),
-    Column("model_name", String(log.MAX_MODEL_NAME), nullable=False, server_default=""),
+    Column("content", SearchedText, nullable=False),
+    Column("username", Name(log.MAX_USERNAME), nullable=False, server_default=""),
+    Column("token_name", Name(log.MAX_TOKEN_NAME), nullable=False, server_default=""),
+    Column("model_name", Name(log.MAX_MODEL_NAME), nullable=False, server_default=""),
     Column("quota", BigInteger, nullable=False, server_default="0"),
     Column("prompt_tokens", BigInteger, nullable=False, server_default="0"),
     Column("completion_tokens", BigInteger, nullable=False, server_default="0"),
@@ -116,11 +145,11 @@ logs = Table(
     Column("is_stream", Boolean, nullable=False, server_default="0"),
     Column("channel_id", BigInteger, nullable=False, server_default="0"),
     Column("token_id", BigInteger, nullable=False, server_default="0"),
-    Column("group", String(log.MAX_GROUP), nullable=False, server_default=""),
-    Column("ip", String(log.MAX_IP), nullable=False, server_default=""),
-    Column("request_id", String(log.MAX_REQUEST_ID), nullable=False, server_default=""),
-    Column("upstream_request_id", String(log.MAX_REQUEST_ID), nullable=False, server_default=""),
-    Column("other", Text, nullable=False),
+    Column("group", Name(log.MAX_GROUP), nullable=False, server_default=""),
+    Column("ip", Name(log.MAX_IP), nullable=False, server_default=""),
+    Column("request_id", Name(log.MAX_REQUEST_ID), nullable=False, server_default=""),
+    Column("upstream_request_id", Name(log.MAX_REQUEST_ID), nullable=False, server_default=""),
+    Column("other", LongText, nullable=False),
     # Every list is ordered by (created_at, id) descending; each index ends in that order so a filtered
     # page is read straight off the index.
     Index("ix_logs_created_at_id", "created_at", "id"),
@@ -132,17 +161,18 @@ logs = Table(
     Index("ix_logs_channel_id_created_at", "channel_id", "created_at"),
     Index("ix_logs_request_id", "request_id"),
     sqlite_autoincrement=True,
+    **MYSQL_TABLE,
 )
 
 # Hourly usage of consume logs, kept in the same transaction as the logs it sums (New API's quota_data).
 # It outlives log retention: bills and charts need it after the detailed rows are pruned.
 quota_data = Table(
     "quota_data",
-    metadata,
+    log_metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
     Column("user_id", BigInteger, nullable=False),
-    Column("username", String(log.MAX_USERNAME), nullable=False, server_default=""),
-    Column("model_name", String(log.MAX_MODEL_NAME), nullable=False, server_default=""),
+    Column("username", Name(log.MAX_USERNAME), nullable=False, server_default=""),
+    Column("model_name", Name(log.MAX_MODEL_NAME), nullable=False, server_default=""),
     Column("created_at", BigInteger, nullable=False),
     Column("token_used", BigInteger, nullable=False, server_default="0"),
     Column("count", BigInteger, nullable=False, server_default="0"),
@@ -150,4 +180,5 @@ quota_data = Table(
     UniqueConstraint("user_id", "model_name", "created_at"),
     Index("ix_quota_data_created_at", "created_at"),
     Index("ix_quota_data_username_created_at", "username", "created_at"),
+    **MYSQL_TABLE,
 )

@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from tokenledger.domain.errors import Conflict
 from tokenledger.domain.filters import Page, PageRequest
 from tokenledger.domain.user import User
+from tokenledger.store import _dialect
 from tokenledger.store.schema import users
 
 _live = users.c.deleted_at.is_(None)
@@ -79,6 +80,8 @@ def insert_user(
     try:
         with conn.begin_nested():
             new_id = conn.execute(insert(users).values(**values)).inserted_primary_key[0]  # type: ignore[index]
+            if user_id is not None:
+                _dialect.follow_explicit_ids(conn, users)
     except IntegrityError:
         raise Conflict(f"username {username!r} is already taken") from None
     created = get(conn, int(new_id))
