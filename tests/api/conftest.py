@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.backends import DatabaseUrls
 from tests.factories import Account, make_user, root_account
 from tokenledger.app import create_app
 from tokenledger.settings import Settings
@@ -15,8 +16,13 @@ from tokenledger.store.database import Database
 
 
 @pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(sql_dsn=db_url, session_secret="test-session-secret-0123456789", rate_limit_enabled=False)
+def settings(db_urls: DatabaseUrls) -> Settings:
+    return Settings(
+        sql_dsn=db_urls.core,
+        log_sql_dsn=db_urls.logs,
+        session_secret="test-session-secret-0123456789",
+        rate_limit_enabled=False,
+    )
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from sqlalchemy import text
 from starlette.routing import Route
 
 from tests.api.mgmt_helpers import fails, ok
+from tests.backends import Databases
 from tests.factories import PASSWORD, Account, make_key, make_user, record, root_account
 from tokenledger.app import create_app
 from tokenledger.settings import Settings
@@ -77,11 +78,17 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    url = f"sqlite:///{tmp_path_factory.mktemp('envelope') / 'ledger.db'}"
-    database = Database(url)
+def world(backend: str, databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """One populated database per backend, shared by the module's read-only envelope checks."""
+    urls = databases.fresh(backend, tmp_path_factory.mktemp("envelope") / "ledger.db")
+    database = Database(urls.core, urls.logs)
     migrate.upgrade(database)
-    settings = Settings(sql_dsn=url, session_secret="test-session-secret-0123456789", rate_limit_enabled=False)
+    settings = Settings(
+        sql_dsn=urls.core,
+        log_sql_dsn=urls.logs,
+        session_secret="test-session-secret-0123456789",
+        rate_limit_enabled=False,
+    )
     root = root_account(database)
     make_key(database, root)
     with TestClient(create_app(settings, database)) as test_client:
@@ -349,7 +356,7 @@ def test_unexpected_exception_is_a_500_envelope_without_traceback(settings: Sett
 
 def test_database_fault_is_a_500_envelope(settings: Settings, db: Database) -> None:
     root = root_account(db)
-    with db.write() as conn:
+    with db.write_logs() as conn:
         conn.execute(text("drop table logs"))
     with TestClient(create_app(settings, db), raise_server_exceptions=False) as test_client:
         response = test_client.get("/api/log/", headers=root.headers)

@@ -14,8 +14,10 @@ from tokenledger.store.database import Database
 
 
 @pytest.fixture
-def limited(db_url: str, db: Database) -> Iterator[TestClient]:
-    settings = Settings(sql_dsn=db_url, rate_limit_enabled=True, token_log_rate_limit=3, search_rate_limit=2)
+def limited(settings: Settings, db: Database) -> Iterator[TestClient]:
+    settings = settings.model_copy(
+        update={"rate_limit_enabled": True, "token_log_rate_limit": 3, "search_rate_limit": 2}
+    )
     with TestClient(create_app(settings, db)) as client:
         yield client
 

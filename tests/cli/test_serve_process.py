@@ -10,10 +10,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import httpx
 import pytest
+
+from tests.backends import DatabaseUrls
 
 ROOT_TOKEN = "process-test-root-token-00000000"
 
@@ -25,11 +26,12 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve(tmp_path: Path, port: int, *extra: str) -> Iterator[tuple[httpx.Client, list[str]]]:
+def _serve(urls: DatabaseUrls, port: int, *extra: str) -> Iterator[tuple[httpx.Client, list[str]]]:
     env = os.environ | {
         "INITIAL_ROOT_ACCESS_TOKEN": ROOT_TOKEN,
         "INITIAL_ROOT_PASSWORD": "process-test-password",
-        "SQL_DSN": f"sqlite:///{tmp_path / 'served.db'}",
+        "SQL_DSN": urls.core,
+        "LOG_SQL_DSN": urls.logs or "",
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "tokenledger", "serve", "--port", str(port), *extra],
@@ -67,11 +69,11 @@ def _serve(tmp_path: Path, port: int, *extra: str) -> Iterator[tuple[httpx.Clien
 
 
 @pytest.mark.slow
-def test_serve_over_a_socket_keeps_data_and_root_across_restarts(tmp_path: Path) -> None:
+def test_serve_over_a_socket_keeps_data_and_root_across_restarts(fresh_urls: DatabaseUrls) -> None:
     port = _free_port()
     headers = {"Authorization": f"Bearer {ROOT_TOKEN}", "New-Api-User": "1"}
     record = {"username": "root", "model_name": "gpt-4o", "quota": 42, "created_at": 1_700_000_000_000}
-    with _serve(tmp_path, port) as (client, output):
+    with _serve(fresh_urls, port) as (client, output):
         status = client.get("/api/status").json()
         assert status["success"] and status["data"]["quota_per_unit"] == 500_000
         pushed = client.post("/api/log/ingest", json=[record], headers=headers).json()
@@ -79,7 +81,7 @@ def test_serve_over_a_socket_keeps_data_and_root_across_restarts(tmp_path: Path)
     assert f"http://127.0.0.1:{port}" in output[0]
     assert "/api/log/" in output[0]  # the printed copy-paste curl calls
 
-    with _serve(tmp_path, port) as (client, _):
+    with _serve(fresh_urls, port) as (client, _):
         page = client.get("/api/log/", headers=headers).json()["data"]
         assert page["total"] == 1
         assert page["items"][0]["created_at"] == 1_700_000_000

@@ -7,10 +7,10 @@ import json
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
+from tests.backends import Databases, DatabaseUrls
 from tokenledger.domain import credentials
 from tokenledger.domain.filters import LogFilters
 from tokenledger.domain.log import LogEntry, LogType
@@ -26,15 +26,15 @@ ALL = 10**9  # a limit above any row count used here
 Seeded = tuple[Database, demo.DemoSummary, list[LogEntry]]
 
 
-def _database(path: Path) -> Database:
-    database = Database(f"sqlite:///{path}")
+def _database(urls: DatabaseUrls) -> Database:
+    database = Database(urls.core, urls.logs)
     migrate.upgrade(database)
     return database
 
 
 def _all_logs(db: Database) -> list[LogEntry]:
     """Every log row in insertion (id) order."""
-    with db.read() as conn:
+    with db.read_logs() as conn:
         return sorted(logs.list_recent(conn, LogFilters(), ALL), key=lambda entry: entry.id)
 
 
@@ -43,9 +43,9 @@ def _without_ids(entries: list[LogEntry]) -> list[LogEntry]:
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
-    """One demo database shared by the tests that only read it."""
-    database = _database(tmp_path_factory.mktemp("demo") / "seeded.db")
+def seeded(backend: str, databases: Databases, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+    """One demo database per backend, shared by the tests that only read it."""
+    database = _database(databases.fresh(backend, tmp_path_factory.mktemp("demo") / "seeded.db"))
     summary = demo.seed_demo(database, rows=ROWS, seed=7, now=NOW)
     yield database, summary, _all_logs(database)
     database.dispose()
@@ -76,14 +76,10 @@ def test_seeding_inserts_exactly_the_requested_rows_and_reports_what_it_created(
     assert 1 <= roles[Role.ADMIN] <= 2
 
 
-def test_the_same_seed_and_now_give_identical_rows(seeded: Seeded, tmp_path: Path) -> None:
+def test_the_same_seed_and_now_give_identical_rows(seeded: Seeded, db: Database) -> None:
     _, _, entries = seeded
-    other = _database(tmp_path / "again.db")
-    try:
-        demo.seed_demo(other, rows=ROWS, seed=7, now=NOW)
-        assert _without_ids(_all_logs(other)) == _without_ids(entries)
-    finally:
-        other.dispose()
+    demo.seed_demo(db, rows=ROWS, seed=7, now=NOW)
+    assert _without_ids(_all_logs(db)) == _without_ids(entries)
 
 
 def test_another_seed_gives_other_rows(db: Database, seeded: Seeded) -> None:
@@ -190,7 +186,7 @@ def test_each_log_belongs_to_its_user_and_one_of_their_keys(
 def test_hourly_usage_sums_equal_the_consume_rows(seeded: Seeded) -> None:
     db, _, entries = seeded
     consume = [entry for entry in entries if entry.type == LogType.CONSUME]
-    with db.read() as conn:
+    with db.read_logs() as conn:
         buckets = usage.list_buckets(conn, 0, 0)
     assert sum(b.count for b in buckets) == len(consume)
     assert sum(b.quota for b in buckets) == sum(entry.quota for entry in consume)
