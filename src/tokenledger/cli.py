@@ -14,10 +14,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from tokenledger import __version__
 from tokenledger.domain.errors import LedgerError
-from tokenledger.services import accounts, demo, ledger
+from tokenledger.services import accounts, adoption, demo, ledger
 from tokenledger.settings import Settings
 from tokenledger.store import migrate
-from tokenledger.store.database import Database
+from tokenledger.store.database import Database, DatabaseError, describe_database_error
+from tokenledger.store.newapi_source import NewApiSource
 
 DEFAULT_DEMO_ROWS = 100_000
 
@@ -42,6 +43,8 @@ def one_line_errors(command: F) -> F:
                 errors.print(f"  {line.strip()}", highlight=False)
         except OSError as exc:
             errors.print(f"[red]error:[/red] {exc}", highlight=False)
+        except DatabaseError as exc:
+            errors.print(f"[red]error:[/red] database: {describe_database_error(exc)}", highlight=False)
         sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
@@ -212,6 +215,95 @@ def db_current(sql_dsn: str | None, log_sql_dsn: str | None) -> None:
     with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as database:
         for setting, revision in migrate.revisions(database).items():
             console.print(f"{setting}: {revision or 'empty'}; needed: {migrate.head_revision()}")
+
+
+@main.group("import")
+def import_group() -> None:
+    """Adopt another ledger's data."""
+
+
+class _RichSteps:
+    """Import steps as rich progress bars, one per step."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def step(self, label: str, total: int | None) -> Callable[[int], None]:
+        task = self.progress.add_task(label, total=total)
+        return lambda rows: self.progress.advance(task, rows)
+
+
+@import_group.command("newapi")
+@click.option("--from", "source_dsn", required=True, help="New API's SQL_DSN (any of the forms SQL_DSN accepts).")
+@click.option("--from-logs", "source_log_dsn", default=None, help="New API's LOG_SQL_DSN, if its logs live apart.")
+@click.option("--batch-size", type=click.IntRange(min=1, max=100_000), default=adoption.DEFAULT_BATCH_SIZE)
+@click.option("--follow", is_flag=True, help="After the import, keep copying new logs as New API writes them.")
+@click.option(
+    "--interval", type=click.FloatRange(min=0.1), default=2.0, show_default=True, help="Seconds between polls."
+)
+@database_options
+@one_line_errors
+def import_newapi(
+    source_dsn: str,
+    source_log_dsn: str | None,
+    batch_size: int,
+    follow: bool,
+    interval: float,
+    sql_dsn: str | None,
+    log_sql_dsn: str | None,
+) -> None:
+    """Copy a New API (or one-api) database: users, access tokens, API keys, channels, logs and hourly
+    usage, keeping ids and timestamps. Interrupted, it resumes where it stopped when run again."""
+    source = NewApiSource(source_dsn, source_log_dsn)
+    try:
+        source.open()
+        with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as database:
+            prepare_schema(database)
+            columns = (TextColumn("{task.description:>9}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+            try:
+                with Progress(*columns, console=console) as progress:
+                    report = adoption.import_newapi(
+                        database, source, batch_size=batch_size, progress=_RichSteps(progress)
+                    )
+            except KeyboardInterrupt:
+                errors.print("interrupted: every committed batch is kept; run the same command again to resume")
+                sys.exit(130)
+            print_import_report(report)
+            if not report.verified:
+                sys.exit(1)
+            if follow:
+                follow_source(database, source, interval, batch_size)
+    finally:
+        source.dispose()
+
+
+def print_import_report(report: adoption.ImportReport) -> None:
+    console.print(
+        f"copied {report.users} users, {report.keys} API keys, {report.channels} channels, {report.logs} logs "
+        f"(up to id {report.last_log_id}) and {report.history_buckets} hourly usage rows from before the first log"
+    )
+    if report.skipped_keys:
+        console.print(f"skipped {report.skipped_keys} API keys whose owner is not in the source's users")
+    if report.verified:
+        console.print("verified: row counts, and log counts and quota sums per user, match the source")
+        return
+    errors.print(f"[red]verification failed[/red] ({len(report.mismatches)} differences):", highlight=False)
+    for line in report.mismatches[:20]:
+        errors.print(f"  {line}", highlight=False)
+
+
+def follow_source(database: Database, source: NewApiSource, interval: float, batch_size: int) -> None:
+    console.print(f"following {source.name} every {interval:g} s (Ctrl-C stops)")
+
+    def report(rows: int, last_log_id: int) -> None:
+        console.log(f"copied {rows} new logs (up to id {last_log_id})")
+
+    try:
+        adoption.follow_newapi(
+            database, source, interval=interval, keep_going=lambda: True, on_copied=report, batch_size=batch_size
+        )
+    except KeyboardInterrupt:
+        console.print("stopped following; run again with --follow to go on")
 
 
 @main.group()

@@ -103,7 +103,7 @@ def test_a_core_database_used_without_its_log_database_is_refused(databases: Dat
     split.dispose()
     core_alone = Database(urls.core)
     try:
-        with pytest.raises(LedgerError, match=r"SQL_DSN lacks the tables logs, quota_data"):
+        with pytest.raises(LedgerError, match=r"SQL_DSN lacks the tables import_progress, logs, quota_data"):
             migrate.check_current(core_alone)
     finally:
         core_alone.dispose()

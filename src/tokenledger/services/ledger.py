@@ -34,7 +34,7 @@ def _channel_names(db: Database, view: View) -> dict[int, str]:
 
 def has_logs(db: Database) -> bool:
     with db.read_logs() as conn:
-        return logs.count(conn, LogFilters()) > 0
+        return logs.any_logs(conn)
 
 
 def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) -> Page[dict[str, Any]]:

@@ -6,11 +6,25 @@ import re
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, func, insert, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from tokenledger.store import schema
 
+# Ids per statement where a list of ids is bound (well under every engine's parameter limit).
+_ID_CHUNK = 500
 # Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # PostgreSQL's own parser keeps "gpt-4" or "v1.5" together or reads "-4" as a signed number, so its index
@@ -121,6 +135,37 @@ def index_new_logs(conn: Connection, after_id: int) -> None:
             text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id > :after_id"),
             {"after_id": after_id},
         )
+
+
+def index_logs(conn: Connection, ids: Sequence[int]) -> None:
+    """Add the logs with these ids to the full-text index (SQLite; the other engines index by themselves).
+    For rows inserted with ids of their own, which need not lie above every earlier id."""
+    if conn.dialect.name != "sqlite":
+        return
+    statement = text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id IN :ids").bindparams(
+        bindparam("ids", expanding=True)
+    )
+    for start in range(0, len(ids), _ID_CHUNK):
+        conn.execute(statement, {"ids": list(ids[start : start + _ID_CHUNK])})
+
+
+def upsert_replace(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows, or where the primary key `id` exists overwrite every other column."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    columns = [name for name in rows[0] if name != "id"]
+    if dialect == "sqlite":
+        sqlite_stmt = sqlite.insert(table)
+        sqlite_set = {name: sqlite_stmt.excluded[name] for name in columns}
+        conn.execute(sqlite_stmt.on_conflict_do_update(index_elements=["id"], set_=sqlite_set), rows)
+    elif dialect == "postgresql":
+        pg_stmt = postgresql.insert(table)
+        pg_set = {name: pg_stmt.excluded[name] for name in columns}
+        conn.execute(pg_stmt.on_conflict_do_update(index_elements=["id"], set_=pg_set), rows)
+    else:
+        my_stmt = mysql.insert(table)
+        conn.execute(my_stmt.on_duplicate_key_update({name: my_stmt.inserted[name] for name in columns}), rows)
 
 
 def follow_explicit_ids(conn: Connection, table: Table) -> None:

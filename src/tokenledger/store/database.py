@@ -25,7 +25,16 @@ from sqlalchemy.exc import DBAPIError, NoSuchModuleError
 from tokenledger.domain.errors import Invalid
 from tokenledger.store import dsn
 
-__all__ = ["Connection", "Database"]
+__all__ = ["Connection", "Database", "DatabaseError", "describe_database_error"]
+
+# What a failing statement or connection raises, for callers outside the store (the CLI's one-line errors).
+DatabaseError = DBAPIError
+
+
+def describe_database_error(exc: DBAPIError) -> str:
+    """The driver's own message on one line, without SQLAlchemy's statement dump."""
+    return " ".join(str(exc.orig or exc).split())
+
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 CONNECT_TIMEOUT_SECONDS = 10
@@ -62,7 +71,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     return engine
 
 
-def _server_engine(url: str) -> Engine:
+def server_engine(url: str) -> Engine:
     if dsn.backend_of(url) == "postgresql":
         connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "tokenledger"}
     else:
@@ -92,7 +101,7 @@ class _Engines:
                 self.reader = _sqlite_engine(self.url, immediate=False)
                 self.writer = _sqlite_engine(self.url, immediate=True)
             else:
-                self.writer = self.reader = _server_engine(self.url)
+                self.writer = self.reader = server_engine(self.url)
         except NoSuchModuleError as exc:
             raise Invalid(f"{setting} names a driver that is not installed: {exc}") from None
 
@@ -115,7 +124,7 @@ class _Engines:
             with self.writer.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
         except DBAPIError as exc:
-            cause = " ".join(str(exc.orig or exc).split())
+            cause = describe_database_error(exc)
             raise Invalid(f"cannot open the database of {self.setting} ({self.safe_url}): {cause}") from None
 
     def dispose(self) -> None:

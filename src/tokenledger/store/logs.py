@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, delete, func, or_, select
 
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
 from tokenledger.domain.log import LogEntry, LogStat, LogType
+from tokenledger.domain.newapi import UserTotals
 from tokenledger.domain.numbers import is_decimal
 from tokenledger.store import _dialect, usage
 from tokenledger.store.schema import logs
@@ -115,8 +116,43 @@ def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     return len(entries)
 
 
+def copy_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
+    """Insert logs keeping their ids (an import), index them for search and fold the consume rows into the
+    hourly usage table, in the caller's transaction. Returns the number of rows inserted."""
+    if not entries:
+        return 0
+    _dialect.bulk_insert(conn, logs, [_values(entry) | {"id": entry.id} for entry in entries])
+    _dialect.index_logs(conn, [entry.id for entry in entries])
+    _dialect.follow_explicit_ids(conn, logs)
+    usage.add_consumption(conn, entries)
+    return len(entries)
+
+
+def ids_between(conn: Connection, above: int, up_to: int) -> set[int]:
+    """Ids of the logs in (above, up_to]."""
+    return set(conn.execute(select(logs.c.id).where(logs.c.id > above, logs.c.id <= up_to)).scalars())
+
+
+def totals_by_user(conn: Connection, up_to_id: int, table: Table = logs) -> dict[int, UserTotals]:
+    """Per user: how many log rows with ids up to `up_to_id`, and their quota sum. `table` may be another
+    database's logs table of the same shape (New API's, when verifying an import)."""
+    query = (
+        select(table.c.user_id, func.count().label("logs"), func.coalesce(func.sum(table.c.quota), 0).label("quota"))
+        .where(table.c.id <= up_to_id)
+        .group_by(table.c.user_id)
+    )
+    return {
+        int(row.user_id): UserTotals(user_id=int(row.user_id), logs=int(row.logs), quota=int(row.quota))
+        for row in conn.execute(query)
+    }
+
+
 def _select_rows(filters: LogFilters) -> Select[Any]:
     return select(logs).where(*_conditions(filters)).order_by(*_ORDER)
+
+
+def any_logs(conn: Connection) -> bool:
+    return conn.execute(select(logs.c.id).limit(1)).first() is not None
 
 
 def count(conn: Connection, filters: LogFilters) -> int:

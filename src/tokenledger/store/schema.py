@@ -182,3 +182,17 @@ quota_data = Table(
     Index("ix_quota_data_username_created_at", "username", "created_at"),
     **MYSQL_TABLE,
 )
+
+# How far `tokenledger import newapi` has copied from each source (by its URL, password hidden). Kept beside
+# the logs so a batch of copied logs and the new position commit together: a resumed import neither skips
+# nor repeats a row.
+import_progress = Table(
+    "import_progress",
+    log_metadata,
+    Column("source", Name(255), primary_key=True),
+    Column("last_log_id", BigInteger, nullable=False, server_default="0"),
+    Column("history_copied", Boolean, nullable=False, server_default="0"),
+    Column("started_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    **MYSQL_TABLE,
+)

@@ -37,6 +37,27 @@ def add_consumption(conn: Connection, entries: Sequence[LogEntry]) -> None:
         bucket["count"] += 1
         bucket["quota"] += entry.quota
         bucket["token_used"] += entry.total_tokens
+    _add_rows(conn, buckets)
+
+
+def add_buckets(conn: Connection, buckets: Sequence[UsageBucket]) -> None:
+    """Add whole hourly buckets of one user each (usage history copied from another ledger)."""
+    rows: dict[tuple[int, str, int], dict[str, Any]] = {}
+    for bucket in buckets:
+        assert bucket.user_id is not None, "a bucket to add belongs to one user"
+        rows[(bucket.user_id, bucket.model_name, bucket.created_at)] = {
+            "user_id": bucket.user_id,
+            "username": bucket.username or "",
+            "model_name": bucket.model_name,
+            "created_at": bucket.created_at,
+            "count": bucket.count,
+            "quota": bucket.quota,
+            "token_used": bucket.token_used,
+        }
+    _add_rows(conn, rows)
+
+
+def _add_rows(conn: Connection, buckets: dict[tuple[int, str, int], dict[str, Any]]) -> None:
     # A stable order keeps concurrent writers from taking row locks in opposite orders.
     rows = [buckets[key] for key in sorted(buckets)]
     _dialect.upsert_add(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from tokenledger.domain.errors import Conflict
@@ -106,6 +106,12 @@ def set_access_token(conn: Connection, user_id: int, token_digest: str) -> None:
 def soft_delete(conn: Connection, user_id: int, now: int) -> None:
     """Mark deleted: the row stays so its id and name are never reused and its logs stay attributable."""
     conn.execute(update(users).where(users.c.id == user_id).values(deleted_at=now, access_token_hash=None, status=2))
+
+
+def hard_delete(conn: Connection, user_id: int) -> None:
+    """Remove the row itself: only for a user nothing refers to yet (the first start's root, before an
+    import brings the gateway's own users)."""
+    conn.execute(delete(users).where(users.c.id == user_id))
 
 
 def list_page(conn: Connection, page: PageRequest, keyword: str | None = None) -> Page[User]:
