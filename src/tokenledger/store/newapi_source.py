@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, Table, create_engine, func, select
+from sqlalchemy import Engine, Float, Integer, MetaData, Numeric, Table, create_engine, func, select
 from sqlalchemy.engine import RowMapping, make_url
+from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from tokenledger.domain import credentials, newapi, timestamps
@@ -51,6 +53,16 @@ def _read_only_engine(url: str) -> Engine:
     return create_engine("sqlite://", creator=connect)
 
 
+def _plain_numbers(inspector: Inspector, _table: Table, column: dict[str, Any]) -> None:
+    """GORM makes Go booleans `numeric` columns on SQLite, which would read as Decimal: read them as ints."""
+    if (
+        inspector.dialect.name == "sqlite"
+        and isinstance(column["type"], Numeric)
+        and not isinstance(column["type"], Float)
+    ):
+        column["type"] = Integer()
+
+
 class NewApiSource:
     """A New API database (`SQL_DSN`) and, when its logs live elsewhere, its `LOG_SQL_DSN`."""
 
@@ -64,18 +76,20 @@ class NewApiSource:
 
     def open(self) -> None:
         """Connect and find the tables. Raises Invalid when the database is unreachable or not New API's."""
-        for engine, names, setting in (
-            (self._core, ("users", "tokens", "channels", "quota_data"), "--from"),
-            (self._logs, ("logs",), "--from-logs" if self._logs is not self._core else "--from"),
+        for engine, url, names, setting in (
+            (self._core, self.url, ("users", "tokens", "channels", "quota_data"), "--from"),
+            (self._logs, self.log_url, ("logs",), "--from-logs" if self._logs is not self._core else "--from"),
         ):
             metadata = MetaData()
             for name in names:
                 try:
-                    self._tables[name] = Table(name, metadata, autoload_with=engine)
+                    self._tables[name] = Table(
+                        name, metadata, autoload_with=engine, listeners=[("column_reflect", _plain_numbers)]
+                    )
                 except NoSuchTableError:
                     if name in REQUIRED_TABLES:
                         raise Invalid(
-                            f"{setting} ({dsn.safe_url(str(engine.url))}) has no {name!r} table: "
+                            f"{setting} ({dsn.safe_url(url)}) has no {name!r} table: "
                             "is it a New API or one-api database?"
                         ) from None
                 except DBAPIError as exc:
