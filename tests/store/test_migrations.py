@@ -107,3 +107,14 @@ def test_a_core_database_used_without_its_log_database_is_refused(databases: Dat
             migrate.check_current(core_alone)
     finally:
         core_alone.dispose()
+
+
+def test_log_sql_dsn_naming_the_same_database_is_one_database(fresh_urls: DatabaseUrls) -> None:
+    same = Database(fresh_urls.core, fresh_urls.core)
+    try:
+        assert not same.separate_logs
+        migrate.upgrade(same)
+        migrate.check_current(same)
+        assert set(log_metadata.tables) <= _tables(same.engine)
+    finally:
+        same.dispose()

@@ -139,7 +139,9 @@ class Database:
 
     def __init__(self, url: str, log_url: str | None = None) -> None:
         self._core = _Engines(url, "SQL_DSN")
-        self._logs = _Engines(log_url, "LOG_SQL_DSN") if log_url else self._core
+        # LOG_SQL_DSN naming the very same database is no separation at all.
+        separate = log_url and dsn.normalize_url(log_url, "LOG_SQL_DSN") != self._core.url
+        self._logs = _Engines(log_url, "LOG_SQL_DSN") if log_url and separate else self._core
 
     @property
     def url(self) -> str:
