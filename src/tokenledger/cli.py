@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -296,7 +297,7 @@ def follow_source(database: Database, source: NewApiSource, interval: float, bat
     console.print(f"following {source.name} every {interval:g} s (Ctrl-C stops)")
 
     def report(rows: int, last_log_id: int) -> None:
-        console.log(f"copied {rows} new logs (up to id {last_log_id})")
+        console.print(f"{time.strftime('%H:%M:%S')} copied {rows} new logs (up to id {last_log_id})")
 
     try:
         adoption.follow_newapi(

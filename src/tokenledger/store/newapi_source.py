@@ -200,7 +200,8 @@ class NewApiSource:
 
     # --- logs and usage ------------------------------------------------------------------------------
 
-    def _entry(self, row: RowMapping) -> LogEntry:
+    def _entry(self, mapping: RowMapping) -> LogEntry:
+        row = dict(mapping)  # a plain dict: RowMapping's lookups cost more than the rest of the mapping
         return LogEntry(
             id=int(row["id"]),
             user_id=int(row["user_id"] or 0),
