@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from tokenledger.domain import credentials
-from tokenledger.domain.user import UserStatus
+from tokenledger.domain.apikey import ApiKey
+from tokenledger.domain.user import User, UserStatus
 
 # one-api marks a deleted user with status 3 instead of a deletion time.
 ONE_API_DELETED_STATUS = 3
@@ -24,37 +25,20 @@ ONE_API_DELETED_STATUS = 3
 
 @dataclass(frozen=True, slots=True)
 class ImportedUser:
-    id: int
-    username: str
-    password_hash: str
-    display_name: str
-    role: int
-    status: int
-    email: str
-    quota: int
-    used_quota: int
-    request_count: int
-    group: str
+    """A user as tokenledger stores it, with what only storage sees: the access token's digest and the
+    deletion time."""
+
+    user: User
     access_token_hash: str | None
-    created_at: int
     deleted_at: int | None
 
 
 @dataclass(frozen=True, slots=True)
 class ImportedKey:
-    id: int
-    user_id: int
-    name: str
+    """An API key as tokenledger stores it, with the digest of its secret."""
+
+    key: ApiKey
     key_hash: str
-    key_hint: str
-    status: int
-    created_at: int
-    accessed_at: int
-    expired_time: int
-    remain_quota: int
-    unlimited_quota: bool
-    used_quota: int
-    group: str
 
 
 @dataclass(frozen=True, slots=True)

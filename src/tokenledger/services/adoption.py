@@ -30,7 +30,7 @@ from tokenledger.domain.errors import Conflict
 from tokenledger.domain.newapi import ImportProgress
 from tokenledger.domain.user import ROOT_USER_ID
 from tokenledger.store import imports, logs, sessions, usage, users
-from tokenledger.store.database import Database
+from tokenledger.store.database import Connection, Database
 from tokenledger.store.newapi_source import NewApiSource
 
 DEFAULT_BATCH_SIZE = 5_000
@@ -105,27 +105,29 @@ def _start(db: Database, source: NewApiSource) -> ImportProgress:
 def copy_accounts(db: Database, source: NewApiSource, report: ImportReport, progress: Progress) -> None:
     """Users, then their keys (a key whose owner is gone is skipped), then channels, overwritten by id."""
     advance = progress.step("users", source.count("users"))
-    for user_batch in _batches(source.users(), _ACCOUNT_BATCH):
-        with db.write() as conn:
-            imports.upsert_users(conn, user_batch)
-        report.users += len(user_batch)
-        advance(len(user_batch))
+    report.users = _upsert_all(db, source.users(), imports.upsert_users, advance)
     with db.read() as conn:
         known_users = imports.user_ids(conn)
-    advance = progress.step("API keys", source.count_live_keys())
-    for key_batch in _batches(source.keys(), _ACCOUNT_BATCH):
-        owned = [key for key in key_batch if key.user_id in known_users]
-        with db.write() as conn:
-            imports.upsert_keys(conn, owned)
-        report.keys += len(owned)
-        report.skipped_keys += len(key_batch) - len(owned)
-        advance(len(key_batch))
+    live_keys = source.count_live_keys()
+    advance = progress.step("API keys", live_keys)
+    owned = (key for key in source.api_keys() if key.key.user_id in known_users)
+    report.keys = _upsert_all(db, owned, imports.upsert_keys, advance)
+    report.skipped_keys = live_keys - report.keys
     advance = progress.step("channels", source.count("channels"))
-    for channel_batch in _batches(source.channels(), _ACCOUNT_BATCH):
+    report.channels = _upsert_all(db, source.channels(), imports.upsert_channels, advance)
+
+
+def _upsert_all(
+    db: Database, items: Iterable[T], upsert: Callable[[Connection, list[T]], None], advance: Callable[[int], None]
+) -> int:
+    """Write rows to the core database in batches, one transaction each. Returns how many."""
+    written = 0
+    for batch in _batches(items, _ACCOUNT_BATCH):
         with db.write() as conn:
-            imports.upsert_channels(conn, channel_batch)
-        report.channels += len(channel_batch)
-        advance(len(channel_batch))
+            upsert(conn, batch)
+        written += len(batch)
+        advance(len(batch))
+    return written
 
 
 def copy_history(db: Database, source: NewApiSource, position: ImportProgress, report: ImportReport) -> ImportProgress:

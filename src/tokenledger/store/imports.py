@@ -13,12 +13,15 @@ from tokenledger.store.schema import channels, import_progress, tokens, users
 
 
 def upsert_users(conn: Connection, rows: Sequence[ImportedUser]) -> None:
-    _dialect.upsert_replace(conn, users, [asdict(row) for row in rows])
+    values = [
+        asdict(row.user) | {"access_token_hash": row.access_token_hash, "deleted_at": row.deleted_at} for row in rows
+    ]
+    _dialect.upsert_replace(conn, users, values)
     _dialect.follow_explicit_ids(conn, users)
 
 
 def upsert_keys(conn: Connection, rows: Sequence[ImportedKey]) -> None:
-    _dialect.upsert_replace(conn, tokens, [asdict(row) | {"ingest": False} for row in rows])
+    _dialect.upsert_replace(conn, tokens, [asdict(row.key) | {"key_hash": row.key_hash} for row in rows])
     _dialect.follow_explicit_ids(conn, tokens)
 
 

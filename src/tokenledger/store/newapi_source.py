@@ -18,6 +18,7 @@ from sqlalchemy.engine.reflection import Inspector
 from sqlalchemy.exc import DBAPIError, NoSuchTableError
 
 from tokenledger.domain import credentials, newapi, timestamps
+from tokenledger.domain.apikey import ApiKey
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.log import (
     MAX_CONTENT,
@@ -33,6 +34,7 @@ from tokenledger.domain.log import (
 )
 from tokenledger.domain.newapi import ImportedChannel, ImportedKey, ImportedUser, UserTotals, fit
 from tokenledger.domain.usage import UsageBucket
+from tokenledger.domain.user import User
 from tokenledger.store import dsn
 from tokenledger.store.database import describe_database_error, server_engine
 from tokenledger.store.logs import totals_by_user
@@ -143,7 +145,7 @@ class NewApiSource:
         now = timestamps.now()
         for row in self._rows(self._core, self._table("users"), batch_size):
             status = int(row.get("status") or 1)
-            yield ImportedUser(
+            user = User(
                 id=int(row["id"]),
                 username=fit(row["username"], MAX_USERNAME),
                 password_hash=row.get("password") or "",
@@ -155,22 +157,24 @@ class NewApiSource:
                 used_quota=int(row.get("used_quota") or 0),
                 request_count=int(row.get("request_count") or 0),
                 group=fit(row.get("group") or "default", MAX_GROUP),
-                access_token_hash=newapi.access_token_hash(row.get("access_token")),
                 created_at=int(row.get("created_at") or row.get("created_time") or 0),
+            )
+            yield ImportedUser(
+                user,
+                access_token_hash=newapi.access_token_hash(row.get("access_token")),
                 deleted_at=newapi.deletion_time(row.get("deleted_at"), status, now),
             )
 
-    def keys(self, batch_size: int = 1000) -> Iterator[ImportedKey]:
+    def api_keys(self, batch_size: int = 1000) -> Iterator[ImportedKey]:
         """Live API keys; soft-deleted ones are left behind."""
         for row in self._rows(self._core, self._table("tokens"), batch_size):
             if newapi.unix_seconds(row.get("deleted_at")) is not None:
                 continue
             secret = newapi.key_secret(row["key"] or "")
-            yield ImportedKey(
+            key = ApiKey(
                 id=int(row["id"]),
                 user_id=int(row["user_id"]),
                 name=fit(row.get("name"), MAX_TOKEN_NAME),
-                key_hash=credentials.digest(secret),
                 key_hint=credentials.mask(secret),
                 status=int(row.get("status") or 1),
                 created_at=int(row.get("created_time") or 0),
@@ -180,7 +184,9 @@ class NewApiSource:
                 unlimited_quota=bool(row.get("unlimited_quota")),
                 used_quota=int(row.get("used_quota") or 0),
                 group=fit(row.get("group"), MAX_GROUP),
+                ingest=False,
             )
+            yield ImportedKey(key, key_hash=credentials.digest(secret))
 
     def channels(self, batch_size: int = 1000) -> Iterator[ImportedChannel]:
         if not self.has("channels"):
