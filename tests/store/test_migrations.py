@@ -3,6 +3,7 @@ each part in its own database), can be walked down and up, and stale schemas are
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, inspect, text
+from sqlalchemy import Engine, MetaData, insert, inspect, text
 
 from tests.backends import Databases, DatabaseUrls
+from tests.store.samples import filter_sets, sample_entries
 from tokenledger.domain.errors import LedgerError
-from tokenledger.store import migrate
+from tokenledger.domain.filters import LogFilters
+from tokenledger.store import logs, migrate, schema
 from tokenledger.store.database import Database
 from tokenledger.store.schema import core_metadata, log_metadata
 
@@ -103,7 +106,7 @@ def test_a_core_database_used_without_its_log_database_is_refused(databases: Dat
     split.dispose()
     core_alone = Database(urls.core)
     try:
-        with pytest.raises(LedgerError, match=r"SQL_DSN lacks the tables import_progress, logs, quota_data"):
+        with pytest.raises(LedgerError, match=r"SQL_DSN lacks the tables .*\blogs, quota_data"):
             migrate.check_current(core_alone)
     finally:
         core_alone.dispose()
@@ -118,3 +121,16 @@ def test_log_sql_dsn_naming_the_same_database_is_one_database(fresh_urls: Databa
         assert set(log_metadata.tables) <= _tables(same.engine)
     finally:
         same.dispose()
+
+
+def test_rollups_are_filled_from_the_logs_already_stored(fresh_db: Database) -> None:
+    """Upgrading a database that already holds logs computes their rollups (revision 0003)."""
+    migrate.upgrade(fresh_db, "0002")
+    entries = sample_entries(random.Random(9), 300)
+    with fresh_db.write_logs() as conn:
+        conn.execute(insert(schema.logs), [logs._values(entry) for entry in entries])
+    migrate.upgrade(fresh_db)
+    with fresh_db.read_logs() as conn:
+        assert logs.count(conn, LogFilters()) == 300
+        for filters in filter_sets():
+            assert logs.count(conn, filters) == logs.count_raw(conn, filters), filters

@@ -168,6 +168,22 @@ def upsert_replace(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         conn.execute(my_stmt.on_duplicate_key_update({name: my_stmt.inserted[name] for name in columns}), rows)
 
 
+def lock_logs(conn: Connection, *, exclusive: bool) -> None:
+    """Writers of logs take the "logs" lock row shared, deletions exclusively, until their transaction
+    ends. SQLite needs nothing: its writers already run one at a time (BEGIN IMMEDIATE)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        return
+    if dialect == "postgresql":
+        # A table lock, because PostgreSQL queues it fairly: a waiting deletion holds back later writers
+        # instead of starving behind an endless overlap of shared row locks.
+        conn.exec_driver_sql(f"LOCK TABLE log_locks IN {'EXCLUSIVE' if exclusive else 'SHARE'} MODE")
+        return
+    # InnoDB queues record locks fairly: a shared request waits behind a waiting exclusive one.
+    query = select(schema.log_locks.c.name).where(schema.log_locks.c.name == "logs")
+    conn.execute(query.with_for_update(read=not exclusive))
+
+
 def follow_explicit_ids(conn: Connection, table: Table) -> None:
     """After rows were inserted with explicit ids, make the next generated id follow the highest one.
     SQLite and MySQL move their counters themselves; PostgreSQL's sequences do not."""

@@ -90,7 +90,7 @@ def server_engine(url: str) -> Engine:
 
 class _Engines:
     """The connections to one database: on SQLite a reader and a writer engine (the writer begins
-    IMMEDIATE); on a server one pooled engine for both."""
+    IMMEDIATE); on a server one pool, whose reads run in REPEATABLE READ snapshots."""
 
     def __init__(self, url: str, setting: str) -> None:
         self.url = dsn.normalize_url(url, setting)
@@ -101,7 +101,10 @@ class _Engines:
                 self.reader = _sqlite_engine(self.url, immediate=False)
                 self.writer = _sqlite_engine(self.url, immediate=True)
             else:
-                self.writer = self.reader = server_engine(self.url)
+                self.writer = server_engine(self.url)
+                # A read sees one snapshot throughout: a page's total, its rows and the stats computed from
+                # rollups and raw edge rows agree even while writers commit.
+                self.reader = self.writer.execution_options(isolation_level="REPEATABLE READ")
         except NoSuchModuleError as exc:
             raise Invalid(f"{setting} names a driver that is not installed: {exc}") from None
 

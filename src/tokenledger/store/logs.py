@@ -11,7 +11,7 @@ from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, Pa
 from tokenledger.domain.log import LogEntry, LogStat, LogType
 from tokenledger.domain.newapi import UserTotals
 from tokenledger.domain.numbers import is_decimal
-from tokenledger.store import _dialect, usage
+from tokenledger.store import _dialect, rollups, usage
 from tokenledger.store.schema import logs
 
 RECENT_WINDOW_SECONDS = 60
@@ -108,11 +108,13 @@ def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     into the hourly usage table in the same transaction. Returns the number of rows inserted."""
     if not entries:
         return 0
+    _dialect.lock_logs(conn, exclusive=False)
     # Writers hold the write lock (BEGIN IMMEDIATE on SQLite), so the new rows are exactly those above this id.
     after_id = _dialect.last_log_id(conn)
     _dialect.bulk_insert(conn, logs, [_values(entry) for entry in entries])
     _dialect.index_new_logs(conn, after_id)
     usage.add_consumption(conn, entries)
+    rollups.add(conn, entries)
     return len(entries)
 
 
@@ -121,10 +123,12 @@ def copy_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     hourly usage table, in the caller's transaction. Returns the number of rows inserted."""
     if not entries:
         return 0
+    _dialect.lock_logs(conn, exclusive=False)
     _dialect.bulk_insert(conn, logs, [_values(entry) | {"id": entry.id} for entry in entries])
     _dialect.index_logs(conn, [entry.id for entry in entries])
     _dialect.follow_explicit_ids(conn, logs)
     usage.add_consumption(conn, entries)
+    rollups.add(conn, entries)
     return len(entries)
 
 
@@ -155,8 +159,35 @@ def any_logs(conn: Connection) -> bool:
     return conn.execute(select(logs.c.id).limit(1)).first() is not None
 
 
+def _raw_totals(conn: Connection, filters: LogFilters, types: Sequence[int] | None) -> rollups.Totals:
+    """Count, quota and token sums over the matching rows themselves (`types` replaces the type filter)."""
+    where = _conditions(filters, with_type=False)
+    if types is not None:
+        where.append(logs.c.type.in_(list(types)))
+    row = conn.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(logs.c.quota), 0),
+            func.coalesce(func.sum(logs.c.prompt_tokens + logs.c.completion_tokens), 0),
+        ).where(*where)
+    ).one()
+    return rollups.Totals(int(row[0]), int(row[1]), int(row[2]))
+
+
+def _totals(conn: Connection, filters: LogFilters, types: Sequence[int] | None) -> rollups.Totals:
+    return rollups.totals(conn, filters, types=types, raw=lambda window: _raw_totals(conn, window, types))
+
+
 def count(conn: Connection, filters: LogFilters) -> int:
-    return int(conn.execute(select(func.count()).select_from(logs).where(*_conditions(filters))).scalar_one())
+    """The exact number of matching rows, from the hourly rollups where they cover the filters."""
+    types = None if filters.type == LogType.UNKNOWN else [int(filters.type)]
+    return _totals(conn, filters, types).count
+
+
+def count_raw(conn: Connection, filters: LogFilters) -> int:
+    """The same number, counted row by row (for checks of the rollups)."""
+    types = None if filters.type == LogType.UNKNOWN else [int(filters.type)]
+    return _raw_totals(conn, filters, types).count
 
 
 def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[LogEntry]:
@@ -200,9 +231,7 @@ def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
     """`quota`: sum over consume rows matching the filters (the `type` filter is ignored); `rpm`/`tpm`:
     count and token sum of matching consume rows in the last 60 seconds, whatever the time window."""
     consume = logs.c.type == int(LogType.CONSUME)
-    quota = conn.execute(
-        select(func.coalesce(func.sum(logs.c.quota), 0)).where(consume, *_conditions(filters, with_type=False))
-    ).scalar_one()
+    quota = _totals(conn, filters, [int(LogType.CONSUME)]).quota
     recent = conn.execute(
         select(
             func.count(),
@@ -232,6 +261,17 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
 
 
 def delete_before(conn: Connection, target_timestamp: int) -> int:
-    """Delete rows created strictly before the target. Returns how many were deleted."""
+    """Delete rows created strictly before the target, and their counts from the rollups. Returns how many
+    were deleted."""
+    hour = target_timestamp - target_timestamp % rollups.HOUR
+    # No insert may land in the hours being uncounted until this transaction ends.
+    _dialect.lock_logs(conn, exclusive=True)
+    # Rows of the hour the target cuts through are uncounted one by one; earlier hours go whole.
+    partial = [
+        _entry(row)
+        for row in conn.execute(select(logs).where(logs.c.created_at >= hour, logs.c.created_at < target_timestamp))
+    ]
+    rollups.remove(conn, partial)
+    rollups.drop_hours_before(conn, hour)
     result = conn.execute(delete(logs).where(logs.c.created_at < target_timestamp))
     return int(result.rowcount)

@@ -22,6 +22,8 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -160,6 +162,8 @@ logs = Table(
     Index("ix_logs_username_created_at", "username", "created_at"),
     Index("ix_logs_channel_id_created_at", "channel_id", "created_at"),
     Index("ix_logs_request_id", "request_id"),
+    Index("ix_logs_group_created_at_id", "group", "created_at", "id"),
+    Index("ix_logs_token_name_created_at_id", "token_name", "created_at", "id"),
     sqlite_autoincrement=True,
     **MYSQL_TABLE,
 )
@@ -180,6 +184,35 @@ quota_data = Table(
     UniqueConstraint("user_id", "model_name", "created_at"),
     Index("ix_quota_data_created_at", "created_at"),
     Index("ix_quota_data_username_created_at", "username", "created_at"),
+    **MYSQL_TABLE,
+)
+
+# Hourly totals of logs per scope (a combination of filter dimensions), kept in the same transaction as
+# the logs: see tokenledger.store.rollups. Clustered by its key, so one key's hours are adjacent.
+log_rollups = Table(
+    "log_rollups",
+    log_metadata,
+    Column("scope", SmallInteger, nullable=False),
+    Column("key1", BigInteger, nullable=False),
+    Column("key2", BigInteger, nullable=False),
+    Column("key_text", Name(255), nullable=False),
+    Column("hour", BigInteger, nullable=False),
+    Column("type", Integer, nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("quota", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    PrimaryKeyConstraint("scope", "key1", "key2", "key_text", "hour", "type"),
+    sqlite_with_rowid=False,
+    **MYSQL_TABLE,
+)
+
+# One row per lock name. Writers of logs hold the "logs" row shared and a deletion holds it exclusively,
+# so a deletion never races an insert into the hours it uncounts (SQLite's single writer needs none).
+log_locks = Table(
+    "log_locks",
+    log_metadata,
+    Column("name", Name(32), primary_key=True),
     **MYSQL_TABLE,
 )
 

@@ -1,0 +1,199 @@
+"""Hourly log totals per filter combination, kept in the same transaction as the logs they count, so that
+`total` and stats cost the same on a thousand rows or a billion.
+
+Every log adds to one row per *scope*: all logs; its user; its user and API key; its username; its key
+name; its model; its channel; its group; its user and key name; its user and model. A rollup row holds,
+for one scope key, one hour and one log type: the row count, quota and token sums.
+
+A count (or quota sum) for filters whose dimensions are exactly those of a scope reads that scope's rows
+for the whole hours inside the time window (at most 24 × days × types rows for one key), plus the raw rows
+of the partial hours at the window's edges through the (dimension, created_at) indexes. Any other
+combination of filters (a request id, three dimensions at once) counts raw rows through the most
+selective index. Deleting logs subtracts them from their rows in the same transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, func, select
+
+from tokenledger.domain.filters import LIKE_ESCAPE, LogFilters, TextMatch
+from tokenledger.domain.log import LogEntry
+from tokenledger.store import _dialect
+from tokenledger.store.schema import log_rollups
+
+HOUR = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """A combination of filter dimensions with totals of its own. Its key is up to two ids (`key1`,
+    `key2`) and one text (`key_text`); dimension names are the attribute names of LogEntry and LogFilters."""
+
+    code: int  # stored: never renumber
+    ids: tuple[str, ...] = ()
+    text: str | None = None
+
+    @property
+    def dimensions(self) -> frozenset[str]:
+        return frozenset(self.ids + ((self.text,) if self.text else ()))
+
+    def key_of(self, entry: LogEntry) -> tuple[int, int, str]:
+        ids = [int(getattr(entry, name)) for name in self.ids] + [0, 0]
+        return ids[0], ids[1], str(getattr(entry, self.text)) if self.text else ""
+
+
+SCOPES = (
+    _Scope(0),
+    _Scope(1, ids=("user_id",)),
+    _Scope(2, ids=("user_id", "token_id")),
+    _Scope(3, text="username"),
+    _Scope(4, text="token_name"),
+    _Scope(5, text="model_name"),
+    _Scope(6, ids=("channel",)),
+    _Scope(7, text="group"),
+    _Scope(8, ids=("user_id",), text="token_name"),
+    _Scope(9, ids=("user_id",), text="model_name"),
+)
+_BY_DIMENSIONS = {scope.dimensions: scope for scope in SCOPES}
+_DIMENSIONS = ("user_id", "token_id", "username", "token_name", "model_name", "channel", "group")
+_SUMMED = ("count", "quota", "prompt_tokens", "completion_tokens")
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    count: int = 0
+    quota: int = 0
+    tokens: int = 0
+
+    def __add__(self, other: Totals) -> Totals:
+        return Totals(self.count + other.count, self.quota + other.quota, self.tokens + other.tokens)
+
+
+def _rows(entries: Sequence[LogEntry], sign: int) -> list[dict[str, Any]]:
+    rows: dict[tuple[int, int, int, str, int, int], list[int]] = {}
+    for entry in entries:
+        hour = entry.created_at - entry.created_at % HOUR
+        for scope in SCOPES:
+            key1, key2, text = scope.key_of(entry)
+            sums = rows.setdefault((scope.code, key1, key2, text, hour, int(entry.type)), [0, 0, 0, 0])
+            sums[0] += sign
+            sums[1] += sign * entry.quota
+            sums[2] += sign * entry.prompt_tokens
+            sums[3] += sign * entry.completion_tokens
+    # A stable order keeps concurrent writers from taking row locks in opposite orders.
+    return [
+        {
+            "scope": key[0],
+            "key1": key[1],
+            "key2": key[2],
+            "key_text": key[3],
+            "hour": key[4],
+            "type": key[5],
+            **dict(zip(_SUMMED, sums, strict=True)),
+        }
+        for key, sums in sorted(rows.items())
+    ]
+
+
+def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    _dialect.upsert_add(
+        conn, log_rollups, rows, key=("scope", "key1", "key2", "key_text", "hour", "type"), added=_SUMMED
+    )
+
+
+def add(conn: Connection, entries: Sequence[LogEntry]) -> None:
+    """Count new logs. Call in the transaction that inserts them."""
+    _upsert(conn, _rows(entries, 1))
+
+
+def remove(conn: Connection, entries: Sequence[LogEntry]) -> None:
+    """Uncount logs about to be deleted. Call in the transaction that deletes them."""
+    _upsert(conn, _rows(entries, -1))
+
+
+def drop_hours_before(conn: Connection, hour: int) -> None:
+    """Forget whole hours before `hour`: every log in them is being deleted."""
+    conn.execute(delete(log_rollups).where(log_rollups.c.hour < hour))
+
+
+def _text(column: Any, match: TextMatch | str) -> ColumnElement[bool]:
+    if isinstance(match, TextMatch) and match.is_pattern:
+        return column.like(match.value, escape=LIKE_ESCAPE)  # type: ignore[no-any-return]
+    value = match.value if isinstance(match, TextMatch) else match
+    return column == value  # type: ignore[no-any-return]
+
+
+def _scope_for(filters: LogFilters) -> _Scope | None:
+    """The scope whose dimensions are exactly those the filters fix; None for any other combination and
+    for request ids (which select a handful of rows through their own index)."""
+    if filters.request_id is not None or filters.upstream_request_id is not None:
+        return None
+    return _BY_DIMENSIONS.get(frozenset(name for name in _DIMENSIONS if getattr(filters, name) is not None))
+
+
+def _key_conditions(scope: _Scope, filters: LogFilters) -> list[ColumnElement[bool]]:
+    ids = [int(getattr(filters, name)) for name in scope.ids] + [0, 0]
+    where: list[ColumnElement[bool]] = [
+        log_rollups.c.scope == scope.code,
+        log_rollups.c.key1 == ids[0],
+        log_rollups.c.key2 == ids[1],
+    ]
+    match = getattr(filters, scope.text) if scope.text else ""
+    where.append(_text(log_rollups.c.key_text, match))
+    return where
+
+
+def whole_hours(filters: LogFilters) -> tuple[int | None, int | None]:
+    """The hours [first, last) wholly inside the filters' window (None: unbounded on that side)."""
+    first = None
+    if filters.start_timestamp:
+        first = -(-filters.start_timestamp // HOUR) * HOUR
+    last = None
+    if filters.end_timestamp:
+        # The window includes end_timestamp itself, i.e. every second before end_timestamp + 1.
+        last = (filters.end_timestamp + 1) // HOUR * HOUR
+    return first, last
+
+
+def totals(
+    conn: Connection,
+    filters: LogFilters,
+    *,
+    types: Sequence[int] | None,
+    raw: Callable[[LogFilters], Totals],
+) -> Totals:
+    """Count, quota and token sums of the logs matching `filters` (their `type` replaced by `types`, None:
+    all). `raw(filters)` totals raw rows; it is called for the partial hours at the window's edges, or for
+    everything when no scope covers the filters."""
+    scope = _scope_for(filters)
+    first, last = whole_hours(filters)
+    if scope is None or (first is not None and last is not None and first >= last):
+        return raw(filters)
+    where = _key_conditions(scope, filters)
+    if types is not None:
+        where.append(log_rollups.c.type.in_(list(types)))
+    if first is not None:
+        where.append(log_rollups.c.hour >= first)
+    if last is not None:
+        where.append(log_rollups.c.hour < last)
+    row = conn.execute(
+        select(
+            func.coalesce(func.sum(log_rollups.c.count), 0),
+            func.coalesce(func.sum(log_rollups.c.quota), 0),
+            func.coalesce(func.sum(log_rollups.c.prompt_tokens + log_rollups.c.completion_tokens), 0),
+        ).where(*where)
+    ).one()
+    found = Totals(int(row[0]), int(row[1]), int(row[2]))
+    if first is not None and first > filters.start_timestamp:
+        found += raw(_window(filters, filters.start_timestamp, first - 1))
+    if last is not None and last <= filters.end_timestamp:
+        found += raw(_window(filters, last, filters.end_timestamp))
+    return found
+
+
+def _window(filters: LogFilters, start: int, end: int) -> LogFilters:
+    return replace(filters, start_timestamp=start, end_timestamp=end)
