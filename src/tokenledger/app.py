@@ -15,6 +15,7 @@ from tokenledger.api.cors import OpenCorsMiddleware
 from tokenledger.api.ratelimit import RateLimiter
 from tokenledger.api.routes import channels, data, logs, status, tokens, users
 from tokenledger.domain import timestamps
+from tokenledger.services.writer import LogWriter
 from tokenledger.settings import Settings
 from tokenledger.store.database import Database
 
@@ -24,11 +25,18 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     otherwise one is opened from `settings.sql_dsn` and closed at shutdown."""
     database = db or Database(settings.sql_dsn, settings.log_sql_dsn)
 
+    writer = LogWriter(database, max_queued_rows=settings.ingest_queue_rows)
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        yield
-        if db is None:
-            database.dispose()
+        await writer.start()
+        try:
+            yield
+        finally:
+            # Rows already accepted are written before the process goes.
+            await writer.stop()
+            if db is None:
+                database.dispose()
 
     app = FastAPI(
         title="tokenledger",
@@ -39,6 +47,7 @@ def create_app(settings: Settings, db: Database | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = database
+    app.state.writer = writer
     app.state.limiter = RateLimiter(settings.rate_limit_enabled)
     app.state.start_time = timestamps.now()
     # Without a configured secret, sessions are signed with a per-process key and end at restart.

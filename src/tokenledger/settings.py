@@ -58,6 +58,13 @@ class Settings(BaseSettings):
         validation_alias="MAX_ITEMS_PER_PAGE",
         description="Largest page_size a list endpoint serves; larger requests are capped.",
     )
+    ingest_queue_rows: int = Field(
+        200_000,
+        ge=1_000,
+        le=10_000_000,
+        validation_alias="INGEST_QUEUE_ROWS",
+        description="Rows of ingest requests that may wait to be written; beyond, requests wait, then get 503.",
+    )
     rate_limit_enabled: bool = Field(
         True,
         validation_alias="RATE_LIMIT_ENABLED",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 import time
 from typing import Any
 
@@ -18,7 +19,11 @@ from tests.api.helpers import (
     rids,
     total_logs,
 )
-from tests.factories import Account, make_key, record
+from tests.factories import Account, make_key, make_user, record, root_account
+from tokenledger.app import create_app
+from tokenledger.domain.filters import LogFilters
+from tokenledger.settings import Settings
+from tokenledger.store import logs
 from tokenledger.store.database import Database
 
 INGEST = "/api/log/ingest"
@@ -216,3 +221,26 @@ def test_deeply_nested_json_is_a_validation_failure(client: TestClient, root: Ac
     answer = client.post("/api/log/ingest", content=deep_body, headers=root.headers)
     assert answer.status_code == 200
     assert "not valid JSON" in answer.json()["message"]
+
+
+def test_concurrent_ingest_over_http_is_acknowledged_and_exact(settings: Settings, db: Database) -> None:
+    root = root_account(db)
+    make_user(db, "alice")
+    records = [{"username": "alice", "model_name": "gpt-4o", "quota": n, "prompt_tokens": 3} for n in range(50)]
+    answers: list[dict[str, Any]] = []
+    with TestClient(create_app(settings, db)) as client:
+
+        def push() -> None:
+            for _ in range(5):
+                answers.append(client.post("/api/log/ingest", json=records, headers=root.headers).json())
+
+        threads = [threading.Thread(target=push) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        stat = client.get("/api/log/stat", params={"username": "alice"}, headers=root.headers).json()
+    assert answers == [{"success": True, "message": "", "data": {"inserted": 50}}] * 30
+    with db.read_logs() as conn:
+        assert logs.count_raw(conn, LogFilters()) == 1500
+    assert stat["data"]["quota"] == 30 * sum(range(50))

@@ -11,6 +11,7 @@ from tokenledger.api.ratelimit import RateLimiter
 from tokenledger.domain.errors import Forbidden, Unauthorized
 from tokenledger.domain.principal import Principal
 from tokenledger.services import auth
+from tokenledger.services.writer import LogWriter
 from tokenledger.settings import Settings
 from tokenledger.store.database import Database
 
@@ -33,9 +34,15 @@ def get_limiter(request: Request) -> RateLimiter:
     return limiter
 
 
+def get_writer(request: Request) -> LogWriter:
+    writer: LogWriter = request.app.state.writer
+    return writer
+
+
 DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[RateLimiter, Depends(get_limiter)]
+WriterDep = Annotated[LogWriter, Depends(get_writer)]
 
 
 def cookie_signer(request: Request) -> Signer:

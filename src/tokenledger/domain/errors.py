@@ -40,6 +40,13 @@ class Forbidden(LedgerError):
     http_status = 403
 
 
+class Busy(LedgerError):
+    """More rows are waiting to be written than the ledger holds in memory: retry shortly."""
+
+    code = "busy"
+    http_status = 503
+
+
 class RateLimited(LedgerError):
     code = "rate_limited"
     http_status = 429

@@ -119,6 +119,14 @@ def validate_records(raw: list[dict[str, Any]]) -> list[LogRecord]:
 def ingest(db: Database, body: bytes) -> int:
     """Validate every record, resolve users, and insert all rows atomically. Returns the count inserted.
     Nothing is written unless every record is valid."""
+    entries = prepare(db, body)
+    with db.write_logs() as log_conn:
+        return logs.insert_logs(log_conn, entries)
+
+
+def prepare(db: Database, body: bytes) -> list[LogEntry]:
+    """The log rows a request body asks for: every record validated and its user resolved. Raises Invalid
+    naming the first bad record; writes nothing."""
     records = validate_records(parse_body(body))
     now = timestamps.now()
     with db.read() as conn:
@@ -169,5 +177,4 @@ def ingest(db: Database, body: bytes) -> int:
                     other=str(record.other),
                 )
             )
-    with db.write_logs() as log_conn:
-        return logs.insert_logs(log_conn, entries)
+    return entries

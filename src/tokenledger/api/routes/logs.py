@@ -14,6 +14,7 @@ from tokenledger.api.deps import (
     IngestCaller,
     LimiterDep,
     SettingsDep,
+    WriterDep,
     require_admin,
 )
 from tokenledger.api.envelope import ok, page_payload
@@ -112,7 +113,7 @@ def list_key_logs(
 
 
 @router.post("/api/log/ingest", summary="Push usage records (admin or ingest key)")
-async def ingest_logs(request: Request, _caller: IngestCaller, db: DatabaseDep) -> dict[str, Any]:
+async def ingest_logs(request: Request, _caller: IngestCaller, db: DatabaseDep, writer: WriterDep) -> dict[str, Any]:
     declared = request.headers.get("content-length")
     too_large = Invalid(f"ingest body is too large: at most {MAX_INGEST_BYTES // (1024 * 1024)} MiB per request")
     if declared and is_decimal(declared) and int(declared) > MAX_INGEST_BYTES:
@@ -122,5 +123,7 @@ async def ingest_logs(request: Request, _caller: IngestCaller, db: DatabaseDep) 
         body.extend(chunk)
         if len(body) > MAX_INGEST_BYTES:
             raise too_large
-    inserted = await run_in_threadpool(ingest.ingest, db, bytes(body))
+    entries = await run_in_threadpool(ingest.prepare, db, bytes(body))
+    # Acknowledged once committed, in a transaction shared with whatever other requests arrived meanwhile.
+    inserted = await writer.write(entries)
     return ok({"inserted": inserted})

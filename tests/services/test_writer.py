@@ -1,0 +1,138 @@
+"""Group commit: concurrent ingest requests share transactions, are acknowledged only once committed, meet
+backpressure instead of unbounded queues, and each failure reaches its own caller."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Any
+
+from tests.store.samples import sample_entries
+from tokenledger.domain.errors import Busy
+from tokenledger.domain.filters import LogFilters
+from tokenledger.domain.log import LogEntry
+from tokenledger.services.writer import LogWriter
+from tokenledger.store import _dialect, logs
+from tokenledger.store.database import Database
+
+
+def _rows(db: Database) -> int:
+    with db.read_logs() as conn:
+        assert logs.count(conn, LogFilters()) == logs.count_raw(conn, LogFilters())
+        return logs.count_raw(conn, LogFilters())
+
+
+def _batches(count: int, size: int, seed: int = 1) -> list[list[LogEntry]]:
+    rng = random.Random(seed)
+    return [sample_entries(rng, size) for _ in range(count)]
+
+
+def test_concurrent_requests_share_transactions_and_are_all_committed(db: Database) -> None:
+    batches = _batches(30, 40)
+
+    async def scenario() -> tuple[list[int], LogWriter]:
+        writer = LogWriter(db)
+        await writer.start()
+        try:
+            written = await asyncio.gather(*(writer.write(batch) for batch in batches))
+        finally:
+            await writer.stop()
+        return written, writer
+
+    written, writer = asyncio.run(scenario())
+    assert written == [40] * 30
+    assert _rows(db) == 1200
+    assert writer.stats.requests == 30 and writer.stats.rows == 1200
+    # Requests that arrived while a transaction ran were committed together.
+    assert writer.stats.transactions < 30
+    assert writer.stats.largest_batch_rows > 40
+
+
+@contextmanager
+def _writes_held(db: Database) -> Iterator[threading.Event]:
+    """Hold the log database's write lock on another thread until the yielded event is set."""
+    release, held = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with db.write_logs() as conn:
+            _dialect.lock_logs(conn, exclusive=True)
+            held.set()
+            release.wait(30)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        thread.join()
+
+
+def test_a_full_queue_answers_busy_and_never_grows(db: Database) -> None:
+    first, second, third = _batches(3, 60, seed=2)
+
+    async def scenario() -> tuple[int, BaseException | None, int]:
+        writer = LogWriter(db, max_queued_rows=100, queue_timeout=0.3)
+        await writer.start()
+        try:
+            with _writes_held(db) as release:
+                pending = asyncio.create_task(writer.write(first))
+                await asyncio.sleep(0.1)  # the writer has taken it and waits for the lock
+                refused: BaseException | None = None
+                try:
+                    await writer.write(second)
+                except Busy as exc:
+                    refused = exc
+                release.set()
+                done_first = await pending
+            done_third = await writer.write(third)
+        finally:
+            await writer.stop()
+        return done_first, refused, done_third
+
+    done_first, refused, done_third = asyncio.run(scenario())
+    assert isinstance(refused, Busy)
+    assert "retry" in refused.message
+    assert (done_first, done_third) == (60, 60)
+    assert _rows(db) == 120
+
+
+def test_a_failing_request_fails_alone(db: Database) -> None:
+    good_a, bad, good_b = _batches(3, 20, seed=3)
+    # NULL in a NOT NULL column: every engine refuses the row.
+    bad = [replace(bad[0], content=None), *bad[1:]]  # type: ignore[arg-type]
+
+    async def scenario() -> list[Any]:
+        writer = LogWriter(db)
+        await writer.start()
+        try:
+            return await asyncio.gather(
+                writer.write(good_a), writer.write(bad), writer.write(good_b), return_exceptions=True
+            )
+        finally:
+            await writer.stop()
+
+    results = asyncio.run(scenario())
+    assert results[0] == 20 and results[2] == 20
+    assert isinstance(results[1], Exception)
+    assert _rows(db) == 40
+
+
+def test_stop_writes_everything_accepted(db: Database) -> None:
+    batches = _batches(10, 25, seed=4)
+
+    async def scenario() -> list[int]:
+        writer = LogWriter(db)
+        await writer.start()
+        tasks = [asyncio.create_task(writer.write(batch)) for batch in batches]
+        await asyncio.sleep(0)
+        await writer.stop()
+        return await asyncio.gather(*tasks)
+
+    assert asyncio.run(scenario()) == [25] * 10
+    assert _rows(db) == 250
