@@ -12,7 +12,7 @@ import pytest
 from tests.store.samples import SPAN, START, filter_sets, sample_entries, windows
 from tokenledger.domain.filters import LogFilters, TextMatch
 from tokenledger.domain.log import LogType
-from tokenledger.store import logs
+from tokenledger.store import logs, rollups
 from tokenledger.store.database import Database
 
 
@@ -96,3 +96,12 @@ def test_totals_stay_exact_while_writers_and_a_deleter_run(db: Database) -> None
             thread.join()
     assert not failures, failures
     _assert_exact(db, random.Random(7))
+
+
+def test_the_write_path_fills_exactly_the_scopes_reads_use() -> None:
+    """The writer's unrolled keys and the scope definitions the readers use must describe the same rows."""
+    entry = sample_entries(random.Random(8), 1)[0]
+    written = {(row["scope"], row["key1"], row["key2"], row["key_text"]) for row in rollups._rows([entry], 1)}
+    declared = {(scope.code, *scope.key_of(entry)) for scope in rollups.SCOPES}
+    assert written == declared
+    assert len(declared) == len(rollups.SCOPES)

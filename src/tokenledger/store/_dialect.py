@@ -80,18 +80,22 @@ def _mysql_min_token_size(conn: Connection) -> int:
     return int(cached)
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows through the driver's executemany with a statement compiled once: SQLAlchemy's
-    per-row parameter processing costs more than the database's own work at ingest rates. Every row must
-    have the same keys, and values must already be plain Python types the driver accepts."""
-    if not rows:
-        return
-    compiled = insert(table).values(dict.fromkeys(rows[0])).compile(dialect=conn.dialect)
+def _executemany(conn: Connection, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Run an INSERT-like statement for many rows through the driver's executemany, compiled once:
+    SQLAlchemy's per-row parameter processing costs more than the database's own work at ingest rates.
+    Every row must have the same keys, and values must already be plain Python types the driver accepts."""
+    compiled = statement.compile(dialect=conn.dialect)
     if compiled.positional:
         order = compiled.positiontup or []
         conn.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in rows])
     else:
         conn.exec_driver_sql(compiled.string, list(rows))
+
+
+def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many rows (see `_executemany`)."""
+    if rows:
+        _executemany(conn, insert(table).values({name: bindparam(name) for name in rows[0]}), rows)
 
 
 def upsert_add(
@@ -101,22 +105,25 @@ def upsert_add(
     key: Sequence[str],
     added: Sequence[str],
 ) -> None:
-    """Insert rows, or on a conflict of `key` add each `added` column to the stored value."""
+    """Insert rows, or on a conflict of `key` add each `added` column to the stored value (see
+    `_executemany` for what rows must look like)."""
     if not rows:
         return
+    values: dict[str, Any] = {name: bindparam(name) for name in rows[0]}
     dialect = conn.dialect.name
+    statement: Any
     if dialect == "sqlite":
-        sqlite_stmt = sqlite.insert(table)
+        sqlite_stmt = sqlite.insert(table).values(values)
         updates = {name: table.c[name] + sqlite_stmt.excluded[name] for name in added}
-        conn.execute(sqlite_stmt.on_conflict_do_update(index_elements=list(key), set_=updates), rows)
+        statement = sqlite_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
     elif dialect == "postgresql":
-        pg_stmt = postgresql.insert(table)
+        pg_stmt = postgresql.insert(table).values(values)
         updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
-        conn.execute(pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates), rows)
+        statement = pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
     else:
-        my_stmt = mysql.insert(table)
-        updates = {name: table.c[name] + my_stmt.inserted[name] for name in added}
-        conn.execute(my_stmt.on_duplicate_key_update(updates), rows)
+        my_stmt = mysql.insert(table).values(values)
+        statement = my_stmt.on_duplicate_key_update({name: table.c[name] + my_stmt.inserted[name] for name in added})
+    _executemany(conn, statement, rows)
 
 
 def last_log_id(conn: Connection) -> int:

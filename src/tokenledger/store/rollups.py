@@ -74,16 +74,50 @@ class Totals:
 
 
 def _rows(entries: Sequence[LogEntry], sign: int) -> list[dict[str, Any]]:
-    rows: dict[tuple[int, int, int, str, int, int], list[int]] = {}
+    # First sum the entries per full set of dimensions (far fewer groups than rows in a batch), then fold
+    # each group into its scopes.
+    groups: dict[tuple[int, int, int, str, str, str, str, int, int], list[int]] = {}
     for entry in entries:
-        hour = entry.created_at - entry.created_at % HOUR
-        for scope in SCOPES:
-            key1, key2, text = scope.key_of(entry)
-            sums = rows.setdefault((scope.code, key1, key2, text, hour, int(entry.type)), [0, 0, 0, 0])
-            sums[0] += sign
-            sums[1] += sign * entry.quota
-            sums[2] += sign * entry.prompt_tokens
-            sums[3] += sign * entry.completion_tokens
+        full = (
+            entry.user_id,
+            entry.token_id,
+            entry.channel,
+            entry.username,
+            entry.token_name,
+            entry.model_name,
+            entry.group,
+            entry.created_at - entry.created_at % HOUR,
+            int(entry.type),
+        )
+        sums = groups.get(full)
+        if sums is None:
+            sums = groups[full] = [0, 0, 0, 0]
+        sums[0] += sign
+        sums[1] += sign * entry.quota
+        sums[2] += sign * entry.prompt_tokens
+        sums[3] += sign * entry.completion_tokens
+    rows: dict[tuple[int, int, int, str, int, int], list[int]] = {}
+    for (user, token, channel, username, token_name, model, group, hour, kind), sums in groups.items():
+        for key in (
+            (0, 0, 0, "", hour, kind),
+            (1, user, 0, "", hour, kind),
+            (2, user, token, "", hour, kind),
+            (3, 0, 0, username, hour, kind),
+            (4, 0, 0, token_name, hour, kind),
+            (5, 0, 0, model, hour, kind),
+            (6, channel, 0, "", hour, kind),
+            (7, 0, 0, group, hour, kind),
+            (8, user, 0, token_name, hour, kind),
+            (9, user, 0, model, hour, kind),
+        ):
+            total = rows.get(key)
+            if total is None:
+                rows[key] = list(sums)
+            else:
+                total[0] += sums[0]
+                total[1] += sums[1]
+                total[2] += sums[2]
+                total[3] += sums[3]
     # A stable order keeps concurrent writers from taking row locks in opposite orders.
     return [
         {
@@ -93,7 +127,10 @@ def _rows(entries: Sequence[LogEntry], sign: int) -> list[dict[str, Any]]:
             "key_text": key[3],
             "hour": key[4],
             "type": key[5],
-            **dict(zip(_SUMMED, sums, strict=True)),
+            "count": sums[0],
+            "quota": sums[1],
+            "prompt_tokens": sums[2],
+            "completion_tokens": sums[3],
         }
         for key, sums in sorted(rows.items())
     ]
