@@ -13,6 +13,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    exists,
     func,
     insert,
     literal_column,
@@ -23,6 +24,8 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from tokenledger.store import schema
 
+# Above this many full-text matches, search reads the newest rows and tests each (see content_matches).
+COMMON_MATCHES = 5_000
 # Ids per statement where a list of ids is bound (well under every engine's parameter limit).
 _ID_CHUNK = 500
 # Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
@@ -39,35 +42,49 @@ def search_words(keyword: str) -> list[str]:
 
 
 def content_matches(conn: Connection, words: Sequence[str]) -> ColumnElement[bool]:
-    """A condition true for logs whose content holds every word (each as a word or a word prefix),
-    answered from the engine's full-text index."""
+    """A condition true for logs whose content holds every word (each as a word or a word prefix).
+
+    Search wants the newest matches, and the cheapest plan depends on how common the words are. Rare
+    words: the full-text index lists every match (at most COMMON_MATCHES of them) and those rows are
+    sorted. Common words: the newest rows are read in order and each is tested, which finds the newest
+    hundred matches after reading a few hundred rows, where collecting millions of matches would not.
+    SQLite tests a row against its FTS5 index by rowid; MySQL, whose FULLTEXT index cannot be probed by
+    row, by word-start patterns; PostgreSQL's planner makes this choice by itself from its statistics."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         query = " AND ".join(f'"{word}"*' for word in words)
-        matching_ids: Select[Any] = (
-            select(literal_column("rowid"))
-            .select_from(text("logs_fts"))
-            .where(text("logs_fts MATCH :fts_query").bindparams(fts_query=query))
-        )
-        return schema.logs.c.id.in_(matching_ids)
+        fts_match = text("logs_fts MATCH :fts_query").bindparams(fts_query=query)
+        listed: Select[Any] = select(literal_column("rowid")).select_from(text("logs_fts")).where(fts_match)
+        found = list(conn.execute(listed.limit(COMMON_MATCHES + 1)).scalars())
+        if len(found) <= COMMON_MATCHES:
+            return schema.logs.c.id.in_(found)
+        probe = listed.where(literal_column("rowid") == schema.logs.c.id)
+        return exists(probe)
     if dialect == "postgresql":
         query = " & ".join(f"{word}:*" for word in words)
         # Written out literally so the planner sees the very expression the GIN index is built on.
         matches = text(f"{PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=query)
         return cast(ColumnElement[bool], matches)
     # InnoDB does not index words shorter than innodb_ft_min_token_size (3 by default): those words are
-    # matched by a word-start pattern on the rows the index narrows down to.
+    # matched by a word-start pattern only.
     shortest = _mysql_min_token_size(conn)
     indexed = [word for word in words if len(word) >= shortest]
-    conditions: list[ColumnElement[bool]] = []
-    if indexed:
-        query = " ".join(f"+{word}*" for word in indexed)
-        against = text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
-        conditions.append(cast(ColumnElement[bool], against))
-    for word in words:
-        if len(word) < shortest:
-            conditions.append(schema.logs.c.content.regexp_match(f"(^|[^[:alnum:]]){word}"))
-    return and_(*conditions)
+    patterns = {word: schema.logs.c.content.regexp_match(f"(^|[^[:alnum:]]){word}") for word in words}
+    if not indexed:
+        return and_(*patterns.values())
+    found = list(
+        conn.execute(select(schema.logs.c.id).where(mysql_fulltext(indexed)).limit(COMMON_MATCHES + 1)).scalars()
+    )
+    if len(found) <= COMMON_MATCHES:
+        return and_(schema.logs.c.id.in_(found), *(patterns[word] for word in words if word not in indexed))
+    return and_(*patterns.values())
+
+
+def mysql_fulltext(words: Sequence[str]) -> ColumnElement[bool]:
+    """MySQL's FULLTEXT condition for content holding every word as a word or word prefix."""
+    query = " ".join(f"+{word}*" for word in words)
+    against = text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
+    return cast(ColumnElement[bool], against)
 
 
 def _mysql_min_token_size(conn: Connection) -> int:

@@ -1,0 +1,56 @@
+"""Search answers the same whether its words are rare (the full-text index lists the matches) or common
+(the newest rows are read in order and each is tested)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from tests.store.samples import sample_entries
+from tokenledger.domain.filters import LogFilters
+from tokenledger.store import _dialect, logs
+from tokenledger.store.database import Database
+
+WORDS = ("upstream", "timeout", "Rate", "limit", "gpt", "4o", "quota", "ok", "模型", "retry_after", "x")
+KEYWORDS = ("upstream", "time", "rate limit", "gpt-4o", "ok", "模型", "retry", "after", "x", "quota upstream")
+
+
+def _contents(rng: random.Random, count: int) -> list[str]:
+    return [" ".join(rng.sample(WORDS, rng.randint(1, 4))) + f" #{n}" for n in range(count)]
+
+
+@pytest.fixture
+def searchable(db: Database) -> Database:
+    rng = random.Random(11)
+    entries = sample_entries(rng, 400)
+    contents = _contents(rng, len(entries))
+    with db.write_logs() as conn:
+        logs.insert_logs(
+            conn,
+            [
+                entry.__class__(**{**_fields(entry), "content": text})
+                for entry, text in zip(entries, contents, strict=True)
+            ],
+        )
+    return db
+
+
+def _fields(entry: object) -> dict[str, object]:
+    return {name: getattr(entry, name) for name in entry.__slots__}  # type: ignore[attr-defined]
+
+
+def _search(db: Database, keyword: str, scope: LogFilters) -> list[int]:
+    with db.read_logs() as conn:
+        return [entry.id for entry in logs.search(conn, keyword, 50, scope)]
+
+
+def test_common_word_plan_finds_what_the_index_plan_finds(
+    searchable: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scopes = (LogFilters(), LogFilters(user_id=3), LogFilters(user_id=2, token_id=21))
+    rare = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
+    monkeypatch.setattr(_dialect, "COMMON_MATCHES", 3)  # every keyword here now counts as common
+    common = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
+    assert common == rare
+    assert sum(len(found) for found in rare.values()) > 200  # the keywords do match plenty of rows
