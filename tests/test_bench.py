@@ -1,0 +1,62 @@
+"""The benchmark runs end to end: a tiny dataset on SQLite, every scenario answered, figures written. It
+asserts no speed: only that the benchmark itself works."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from bench.scenarios import UNDER_LOAD
+
+ROOT = Path(__file__).resolve().parent.parent
+READ_ENDPOINTS = {
+    "/api/log/",
+    "/api/log/self",
+    "/api/log/stat",
+    "/api/log/self/stat",
+    "/api/log/search",
+    "/api/log/self/search",
+    "/api/log/token",
+    "/api/data/",
+    "/api/data/self",
+}
+
+
+@pytest.mark.slow
+def test_bench_runs_end_to_end_on_a_tiny_sqlite_dataset(tmp_path: Path) -> None:
+    rows = 2000
+    command = [
+        *(sys.executable, "-m", "bench", "--rows", str(rows), "--db", f"sqlite:///{tmp_path / 'bench.db'}"),
+        *("--out", str(tmp_path / "results"), "--data-dir", str(tmp_path / "data")),
+        *("--users", "20", "--keys", "60", "--calls", "2", "--warmup", "0", "--ingest-batches", "2"),
+    ]
+    env = {name: value for name, value in os.environ.items() if name not in ("SQL_DSN", "LOG_SQL_DSN")}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
+
+    result = json.loads((tmp_path / "results" / f"sqlite-{rows}.json").read_text(encoding="utf-8"))
+    assert (tmp_path / "results" / f"sqlite-{rows}.md").is_file()
+    assert result["rows"] == rows and result["load"]["rows"] == rows and result["load"]["rows_per_s"] > 0
+
+    names = [scenario["name"] for scenario in result["scenarios"]]
+    assert len(names) == len(set(names)) >= 40
+    assert {scenario["path"].split("?")[0] for scenario in result["scenarios"]} == READ_ENDPOINTS
+    for scenario in result["scenarios"] + result["under_load"]["scenarios"]:
+        assert scenario["failures"] == 0, scenario
+        assert scenario["calls"] == 2 and scenario["p50_ms"] > 0 and scenario["p99_ms"] >= scenario["p50_ms"]
+    assert [scenario["name"] for scenario in result["under_load"]["scenarios"]] == list(UNDER_LOAD)
+
+    assert [run["clients"] for run in result["ingest"]] == [1, 4]
+    for run in result["ingest"]:
+        assert run["failures"] == 0 and run["rows"] == 2000 and run["rows_per_s"] > 0
+    assert result["under_load"]["ingest"]["failures"] == 0 and result["under_load"]["ingest"]["rows"] > 0
+    assert result["memory"]["VmHWM"] > 0
+    assert result["machine"]["cpu_count"] >= 1 and result["machine"]["database"].startswith("SQLite")
+
+    # The ingest measurements' rows are removed again, so the database still holds exactly the dataset.
+    marker = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
+    assert marker["rows"] == rows and marker["seed"] == 42
