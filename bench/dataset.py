@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tokenledger.services.demo import GROUP_RATIOS, consume_quota
+from tokenledger.services.demo import GROUP_RATIOS, HOURLY_TRAFFIC, WEEKEND_TRAFFIC, consume_quota
 
 # The dataset's "now": fixed, so reruns produce identical rows. The 30 days before it hold every row.
 DATASET_NOW = calendar.timegm((2026, 11, 1, 0, 0, 0))
@@ -37,12 +37,9 @@ _STREAM_SHARE = 0.7
 _MAX_PROMPT = 200_000
 _MAX_COMPLETION = 32_000
 
-# Relative traffic per hour of day (UTC) and on weekends.
-_HOURLY = (
-    0.18, 0.12, 0.10, 0.09, 0.10, 0.15, 0.30, 0.55, 0.85, 1.00, 1.05, 1.00,
-    0.80, 0.95, 1.05, 1.10, 1.00, 0.85, 0.65, 0.55, 0.50, 0.45, 0.35, 0.25,
-)  # fmt: skip
-_WEEKEND = 0.45
+# Relative traffic per hour of day (UTC) and on weekends: the demo data's daily cycle.
+_HOURLY = HOURLY_TRAFFIC
+_WEEKEND = WEEKEND_TRAFFIC
 
 
 @dataclass(frozen=True, slots=True)

@@ -156,11 +156,11 @@ _ERRORS = (
 _TOPUP_USD = (5, 10, 20, 50, 100, 200, 500)
 
 # Relative traffic per hour of day (UTC): quiet nights, a morning ramp, a lunch dip, an afternoon peak.
-_HOURLY = (
+HOURLY_TRAFFIC = (
     0.18, 0.12, 0.10, 0.09, 0.10, 0.15, 0.30, 0.55, 0.85, 1.00, 1.05, 1.00,
     0.80, 0.95, 1.05, 1.10, 1.00, 0.85, 0.65, 0.55, 0.50, 0.45, 0.35, 0.25,
 )  # fmt: skip
-_WEEKEND = 0.45
+WEEKEND_TRAFFIC = 0.45
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,8 +338,8 @@ def _timestamps(rng: random.Random, rows: int, now: int) -> list[int]:
         hour = middle // HOUR % 24
         weekday = (middle // DAY + 3) % 7  # 1970-01-01 was a Thursday; 0 is Monday
         growth = 0.8 + 0.4 * slot / slots
-        weekend = _WEEKEND if weekday >= 5 else 1.0
-        weights.append(_HOURLY[hour] * weekend * growth * rng.uniform(0.8, 1.2))
+        weekend = WEEKEND_TRAFFIC if weekday >= 5 else 1.0
+        weights.append(HOURLY_TRAFFIC[hour] * weekend * growth * rng.uniform(0.8, 1.2))
     chosen = rng.choices(range(slots), weights=weights, k=rows)
     return sorted(start + slot * HOUR + int(rng.random() * HOUR) for slot in chosen)
 
