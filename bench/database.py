@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -68,6 +69,36 @@ def _server_error(target: Target, exc: DBAPIError) -> BenchError:
     return BenchError(f"cannot use the {target.backend} server ({target.safe_url}): {cause}")
 
 
+def _on_server(target: Target, work: Callable[[Connection, str], None]) -> None:
+    """Run `work(connection, database name)` on the server's maintenance database, outside any transaction."""
+    engine = create_engine(_maintenance_url(target.url, target.backend), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            work(conn, str(make_url(target.url).database))
+    except DBAPIError as exc:
+        raise _server_error(target, exc) from None
+    finally:
+        engine.dispose()
+
+
+def _drop_and_create(conn: Connection, name: str) -> None:
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    else:
+        conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
+        conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+
+
+def _create_if_missing(conn: Connection, name: str) -> None:
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
+        if found is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    else:
+        conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
+
+
 def recreate(target: Target) -> None:
     """An empty database: delete the SQLite file, or drop and create the server database."""
     if target.backend == "sqlite":
@@ -75,22 +106,8 @@ def recreate(target: Target) -> None:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
         path.parent.mkdir(parents=True, exist_ok=True)
-        target.marker.unlink(missing_ok=True)
-        return
-    name = make_url(target.url).database
-    engine = create_engine(_maintenance_url(target.url, target.backend), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if target.backend == "postgresql":
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
-                conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    except DBAPIError as exc:
-        raise _server_error(target, exc) from None
-    finally:
-        engine.dispose()
+    else:
+        _on_server(target, _drop_and_create)
     target.marker.unlink(missing_ok=True)
 
 
@@ -98,21 +115,8 @@ def ensure_exists(target: Target) -> None:
     """Create the server database if it is missing (for --reuse); an SQLite file creates itself."""
     if target.backend == "sqlite":
         Path(str(make_url(target.url).database)).parent.mkdir(parents=True, exist_ok=True)
-        return
-    name = make_url(target.url).database
-    engine = create_engine(_maintenance_url(target.url, target.backend), isolation_level="AUTOCOMMIT")
-    try:
-        with engine.connect() as conn:
-            if target.backend == "postgresql":
-                found = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}).first()
-                if found is None:
-                    conn.execute(text(f'CREATE DATABASE "{name}"'))
-            else:
-                conn.execute(text(f"CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4"))
-    except DBAPIError as exc:
-        raise _server_error(target, exc) from None
-    finally:
-        engine.dispose()
+    else:
+        _on_server(target, _create_if_missing)
 
 
 def count_logs(target: Target, since: int) -> int:

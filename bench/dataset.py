@@ -12,12 +12,21 @@ import calendar
 import json
 import math
 import random
-from bisect import bisect
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from tokenledger.services.demo import GROUP_RATIOS, HOURLY_TRAFFIC, WEEKEND_TRAFFIC, consume_quota
+from tokenledger.services.demo import (
+    GROUP_RATIOS,
+    HOURLY_TRAFFIC,
+    WEEKEND_TRAFFIC,
+    compact_json,
+    consume_quota,
+    cumulative,
+    lognormal_tokens,
+    pick,
+    price_note,
+)
 
 # The dataset's "now": fixed, so reruns produce identical rows. The 30 days before it hold every row.
 DATASET_NOW = calendar.timegm((2026, 11, 1, 0, 0, 0))
@@ -204,19 +213,6 @@ def key_secret(seed: int, key_index: int) -> str:
     return "sk-" + "".join(rng.choices(alphabet, k=48))
 
 
-def _cumulative(weights: Sequence[float]) -> tuple[float, ...]:
-    total = 0.0
-    out = []
-    for weight in weights:
-        total += weight
-        out.append(total)
-    return tuple(out)
-
-
-def _pick(rng: random.Random, cum: Sequence[float]) -> int:
-    return bisect(cum, rng.random() * cum[-1], 0, len(cum) - 1)
-
-
 def _private_ip(rng: random.Random) -> str:
     block = rng.random()
     if block < 0.5:
@@ -249,9 +245,9 @@ def build_plan(seed: int, users: int = DEFAULT_USERS, keys: int = DEFAULT_KEYS) 
     rng = random.Random(seed)
     weights = _user_weights(users)
     key_counts = [1] * users
-    extra_cum = _cumulative([w**0.5 for w in weights])
+    extra_cum = cumulative([w**0.5 for w in weights])
     for _ in range(keys - users):
-        key_counts[_pick(rng, extra_cum)] += 1
+        key_counts[pick(rng, extra_cum)] += 1
     names: list[str] = []
     for index in range(users):
         if index < min(HEAVY_USERS, len(_HEAVY_NAMES)):
@@ -282,7 +278,7 @@ def build_plan(seed: int, users: int = DEFAULT_USERS, keys: int = DEFAULT_KEYS) 
         # Heavy users route mostly through a production key, not the default one.
         if heavy and count > 1:
             own[0], own[1] = own[1], own[0]
-        key_cum = _cumulative([1 / (rank + 1) ** 1.2 for rank in range(count)])
+        key_cum = tuple(cumulative([1 / (rank + 1) ** 1.2 for rank in range(count)]))
         favourites = tuple(rng.sample(range(model_count), 2))
         ips = tuple(_private_ip(rng) for _ in range(rng.randint(1, 3)))
         plans.append(UserPlan(names[index], group, weights[index], tuple(own), key_cum, favourites, ips))
@@ -310,14 +306,6 @@ def _hour_counts(rng: random.Random, rows: int) -> list[int]:
     return counts
 
 
-def _tokens(rng: random.Random, median: float, sigma: float, low: int, high: int) -> int:
-    return min(high, max(low, int(rng.lognormvariate(math.log(median), sigma))))
-
-
-def _dumps(value: dict[str, Any]) -> str:
-    return json.dumps(value, separators=(",", ":"))
-
-
 class RecordMaker:
     """Turns a time into one ingest record (the row shape of POST /api/log/ingest)."""
 
@@ -325,37 +313,28 @@ class RecordMaker:
         self.plan = plan
         self.ids = ids
         self.rng = rng
-        self.user_cum = _cumulative([user.weight for user in plan.users])
-        self.model_cum = _cumulative([1 / (rank + 1) ** 1.1 for rank in range(len(MODELS))])
+        self.user_cum = cumulative([user.weight for user in plan.users])
+        self.model_cum = cumulative([1 / (rank + 1) ** 1.1 for rank in range(len(MODELS))])
         families: dict[str, list[int]] = {}
         for index, (*_, family, _weight) in enumerate(CHANNELS):
             families.setdefault(family, []).append(index)
         self.routes: list[tuple[list[int], tuple[float, ...]]] = []
         for model in MODELS:
             served = families.get(model.family, []) + families.get("*", [])
-            self.routes.append((served, _cumulative([CHANNELS[i][4] for i in served])))
-        self.error_cum = _cumulative([float(weight) for *_, weight in _ERRORS])
+            self.routes.append((served, tuple(cumulative([CHANNELS[i][4] for i in served]))))
+        self.error_cum = cumulative([float(weight) for *_, weight in _ERRORS])
         cheapest = min(GROUP_RATIOS.values())
         self.min_prompt = [max(8, math.ceil(1 / (model.model_ratio * cheapest))) for model in MODELS]
         self.priced: dict[tuple[int, str], tuple[float, str, str]] = {}
         for group, ratio in GROUP_RATIOS.items():
             for index, model in enumerate(MODELS):
-                content = (
-                    f"model ratio {model.model_ratio:.2f}, completion ratio {model.completion_ratio:.2f}, "
-                    f"group ratio {ratio:.2f}"
-                )
-                other = {
-                    "model_ratio": model.model_ratio,
-                    "completion_ratio": model.completion_ratio,
-                    "group_ratio": ratio,
-                    "model_price": -1,
-                }
-                self.priced[index, group] = (ratio, content, _dumps(other)[:-1])
+                content, other = price_note(model.model_ratio, model.completion_ratio, ratio)
+                self.priced[index, group] = (ratio, content, other)
         self.admins = [self.ids.users[i] for i in range(min(3, len(plan.users)))]
 
     def make(self, created_at: int) -> dict[str, Any]:
         rng = self.rng
-        user_index = _pick(rng, self.user_cum)
+        user_index = pick(rng, self.user_cum)
         draw = rng.random()
         kind = next(kind for threshold, kind in _TYPE_THRESHOLDS if draw < threshold)
         if kind == 2:
@@ -369,10 +348,10 @@ class RecordMaker:
         rng = self.rng
         user = self.plan.users[user_index]
         favourite = rng.random() < 0.5
-        model = user.favourites[int(rng.random() < 0.3)] if favourite else _pick(rng, self.model_cum)
+        model = user.favourites[int(rng.random() < 0.3)] if favourite else pick(rng, self.model_cum)
         served, cum = self.routes[model]
-        channel = served[_pick(rng, cum)]
-        key = user.keys[_pick(rng, user.key_cum)]
+        channel = served[pick(rng, cum)]
+        key = user.keys[pick(rng, user.key_cum)]
         ip = user.ips[0] if len(user.ips) == 1 or rng.random() < 0.8 else rng.choice(user.ips)
         return model, channel, key, self.plan.keys[key][1], ip
 
@@ -392,9 +371,9 @@ class RecordMaker:
         model = MODELS[model_index]
         group = self.plan.users[user_index].group
         group_ratio, content, other = self.priced[model_index, group]
-        prompt = _tokens(rng, model.prompt_median, 1.2, self.min_prompt[model_index], _MAX_PROMPT)
+        prompt = lognormal_tokens(rng, model.prompt_median, 1.2, self.min_prompt[model_index], _MAX_PROMPT)
         if model.completion_median:
-            completion = _tokens(rng, model.completion_median, 1.0, 1, _MAX_COMPLETION)
+            completion = lognormal_tokens(rng, model.completion_median, 1.0, 1, _MAX_COMPLETION)
             stream = rng.random() < _STREAM_SHARE
         else:
             completion, stream = 0, False
@@ -430,7 +409,7 @@ class RecordMaker:
     def _error(self, created_at: int, user_index: int) -> dict[str, Any]:
         rng = self.rng
         model_index, channel, key, key_name, ip = self._call(user_index)
-        error = _pick(rng, self.error_cum)
+        error = pick(rng, self.error_cum)
         status, content, error_type, _ = _ERRORS[error]
         channel_id = self.ids.channels[channel]
         record = self._base(created_at, user_index, 5, content)
@@ -443,7 +422,7 @@ class RecordMaker:
             token_id=self.ids.keys[key],
             ip=ip,
             request_id=f"{rng.getrandbits(128):032x}",
-            other=_dumps(
+            other=compact_json(
                 {"error_type": error_type, "status_code": status, "admin_info": {"use_channel": [str(channel_id)]}}
             ),
         )
@@ -466,7 +445,7 @@ class RecordMaker:
             content = f"admin changed user quota from ${before:.2f} to ${before + usd:.2f}"
             admin_id = rng.choice(self.admins)
             record = self._base(created_at, user_index, kind, content)
-            record["other"] = _dumps({"admin_info": {"admin_id": admin_id}})
+            record["other"] = compact_json({"admin_info": {"admin_id": admin_id}})
             return record
         content = rng.choice(
             (

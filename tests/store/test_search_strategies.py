@@ -1,5 +1,6 @@
 """Search answers the same whether its words are rare (the full-text index lists the matches) or common
-(the newest rows are read in order and each is tested)."""
+(the newest rows are read in order and each is tested). Only MySQL switches plans at COMMON_MATCHES; on
+the other backends this checks that the threshold changes nothing."""
 
 from __future__ import annotations
 

@@ -16,6 +16,7 @@ import random
 from bisect import bisect
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import accumulate
 from typing import Any
 
 from tokenledger.domain import credentials, timestamps
@@ -189,13 +190,9 @@ class _Account:
     ip_cum_weights: list[float]
 
 
-def _cumulative(weights: list[float]) -> list[float]:
-    total = 0.0
-    out = []
-    for weight in weights:
-        total += weight
-        out.append(total)
-    return out
+def cumulative(weights: Sequence[float]) -> list[float]:
+    """Running totals of weights, for `pick`."""
+    return list(accumulate(weights))
 
 
 def _private_ip(rng: random.Random) -> str:
@@ -234,7 +231,7 @@ def _plan_users(rng: random.Random) -> list[_UserPlan]:
                 key_names=key_names,
                 key_weights=key_weights,
                 weight=weight,
-                model_cum_weights=tuple(_cumulative(model_weights)),
+                model_cum_weights=tuple(cumulative(model_weights)),
                 ips=tuple(_private_ip(rng) for _ in range(rng.randint(1, 3))),
             )
         )
@@ -321,8 +318,8 @@ def _ensure_accounts(
                 owned[key_name] = key.id
                 new_keys.append((user.username, secret))
             key_ids.append(owned[key_name])
-        key_cum = _cumulative(list(plan.key_weights))
-        ip_cum = _cumulative([4.0, 1.0, 0.5][: len(plan.ips)])  # one main address, occasional others
+        key_cum = cumulative(list(plan.key_weights))
+        ip_cum = cumulative([4.0, 1.0, 0.5][: len(plan.ips)])  # one main address, occasional others
         accounts.append(_Account(plan, user, key_ids, key_cum, ip_cum))
     return accounts, created_users, new_keys
 
@@ -344,12 +341,26 @@ def _timestamps(rng: random.Random, rows: int, now: int) -> list[int]:
     return sorted(start + slot * HOUR + int(rng.random() * HOUR) for slot in chosen)
 
 
-def _tokens(rng: random.Random, median: float, sigma: float, low: int, high: int) -> int:
+def lognormal_tokens(rng: random.Random, median: float, sigma: float, low: int, high: int) -> int:
+    """A heavy-tailed token count around `median`, clamped to [low, high]."""
     return min(high, max(low, int(rng.lognormvariate(math.log(median), sigma))))
 
 
-def _dumps(value: dict[str, Any]) -> str:
+def compact_json(value: dict[str, Any]) -> str:
     return json.dumps(value, separators=(",", ":"))
+
+
+def price_note(model_ratio: float, completion_ratio: float, group_ratio: float) -> tuple[str, str]:
+    """The content and `other` a gateway writes for a priced consume log. `other` comes without its closing
+    brace, so the caller can append the call's own fields."""
+    content = f"model ratio {model_ratio:.2f}, completion ratio {completion_ratio:.2f}, group ratio {group_ratio:.2f}"
+    other = {
+        "model_ratio": model_ratio,
+        "completion_ratio": completion_ratio,
+        "group_ratio": group_ratio,
+        "model_price": -1,
+    }
+    return content, compact_json(other)[:-1]
 
 
 def consume_quota(
@@ -359,7 +370,7 @@ def consume_quota(
     return round((prompt_tokens + completion_tokens * completion_ratio) * model_ratio * group_ratio)
 
 
-def _pick(rng: random.Random, cum_weights: Sequence[float]) -> int:
+def pick(rng: random.Random, cum_weights: Sequence[float]) -> int:
     """The index drawn from cumulative weights: what `rng.choices(k=1)` does, without its per-call setup."""
     return bisect(cum_weights, rng.random() * cum_weights[-1], 0, len(cum_weights) - 1)
 
@@ -371,33 +382,24 @@ class _RowMaker:
     def __init__(self, rng: random.Random, accounts: list[_Account], channel_ids: dict[str, int]) -> None:
         self.rng = rng
         self.routes = [
-            ([channel_ids[name] for name, _ in model.channels], _cumulative([w for _, w in model.channels]))
+            ([channel_ids[name] for name, _ in model.channels], cumulative([w for _, w in model.channels]))
             for model in _MODELS
         ]
         # Prompts of at least one quota unit, so that no consume row is free (New API would charge 1).
         cheapest_group = min(GROUP_RATIOS.values())
         self.min_prompt = [max(8, math.ceil(1 / (model.model_ratio * cheapest_group))) for model in _MODELS]
         self.upstream_ids = {channel_ids[name] for name in _UPSTREAM_IDS}
-        self.error_cum = _cumulative([float(weight) for *_, weight in _ERRORS])
+        self.error_cum = cumulative([float(weight) for *_, weight in _ERRORS])
         self.error_other = [
-            _dumps({"error_type": error_type, "status_code": status})[:-1] for status, _, error_type, _ in _ERRORS
+            compact_json({"error_type": error_type, "status_code": status})[:-1] for status, _, error_type, _ in _ERRORS
         ]
         self.admins = [account.user for account in accounts if account.plan.role >= Role.ADMIN] or [accounts[0].user]
         self.priced: dict[tuple[int, str], tuple[float, str, str]] = {}
         for group in {account.user.group for account in accounts}:
             group_ratio = GROUP_RATIOS.get(group, 1.0)
             for index, model in enumerate(_MODELS):
-                content = (
-                    f"model ratio {model.model_ratio:.2f}, completion ratio {model.completion_ratio:.2f}, "
-                    f"group ratio {group_ratio:.2f}"
-                )
-                other = {
-                    "model_ratio": model.model_ratio,
-                    "completion_ratio": model.completion_ratio,
-                    "group_ratio": group_ratio,
-                    "model_price": -1,
-                }
-                self.priced[index, group] = (group_ratio, content, _dumps(other)[:-1])
+                content, other = price_note(model.model_ratio, model.completion_ratio, group_ratio)
+                self.priced[index, group] = (group_ratio, content, other)
 
     def _request_id(self) -> str:
         return f"{self.rng.getrandbits(128):032x}"
@@ -405,11 +407,11 @@ class _RowMaker:
     def _call(self, account: _Account) -> tuple[int, int, int, str, str]:
         """The model index, channel, key and caller of an API request."""
         rng = self.rng
-        index = _pick(rng, account.plan.model_cum_weights)
+        index = pick(rng, account.plan.model_cum_weights)
         channel_list, channel_cum = self.routes[index]
-        channel = channel_list[_pick(rng, channel_cum)]
-        key_index = _pick(rng, account.key_cum_weights)
-        ip = account.plan.ips[_pick(rng, account.ip_cum_weights)]
+        channel = channel_list[pick(rng, channel_cum)]
+        key_index = pick(rng, account.key_cum_weights)
+        ip = account.plan.ips[pick(rng, account.ip_cum_weights)]
         return index, channel, account.key_ids[key_index], account.plan.key_names[key_index], ip
 
     def make(self, created_at: int, account: _Account, kind: LogType) -> LogEntry:
@@ -425,9 +427,9 @@ class _RowMaker:
         model = _MODELS[index]
         user = account.user
         group_ratio, content, other = self.priced[index, user.group]
-        prompt = _tokens(rng, model.prompt_median, 1.2, self.min_prompt[index], _MAX_PROMPT)
+        prompt = lognormal_tokens(rng, model.prompt_median, 1.2, self.min_prompt[index], _MAX_PROMPT)
         if model.completion_median:
-            completion = _tokens(rng, model.completion_median, 1.0, 1, _MAX_COMPLETION)
+            completion = lognormal_tokens(rng, model.completion_median, 1.0, 1, _MAX_COMPLETION)
             stream = rng.random() < _STREAM_SHARE
         else:
             completion, stream = 0, False
@@ -463,7 +465,7 @@ class _RowMaker:
     def _error(self, created_at: int, account: _Account) -> LogEntry:
         rng = self.rng
         index, channel, key_id, key_name, ip = self._call(account)
-        error = _pick(rng, self.error_cum)
+        error = pick(rng, self.error_cum)
         status, content, _, _ = _ERRORS[error]
         use_time = 60 if status == 504 else int(rng.expovariate(1 / 2.5))
         user = account.user
@@ -510,7 +512,7 @@ class _RowMaker:
             admin = rng.choice(self.admins)
             before = rng.choice(_TOPUP_USD)
             content = f"admin changed user quota from ${before:.2f} to ${before + usd:.2f}"
-            other = _dumps({"admin_info": {"admin_id": admin.id, "admin_username": admin.username}})
+            other = compact_json({"admin_info": {"admin_id": admin.id, "admin_username": admin.username}})
             return LogEntry(
                 id=0,
                 user_id=user.id,
@@ -546,7 +548,7 @@ def _entries(
     """The log rows in batches of BATCH_SIZE, ascending by created_at. Per-row choices that do not depend
     on each other (time, user, type) are drawn up front with one `choices` call each."""
     times = _timestamps(rng, rows, now)
-    owners = rng.choices(accounts, cum_weights=_cumulative([a.plan.weight for a in accounts]), k=rows)
+    owners = rng.choices(accounts, cum_weights=cumulative([a.plan.weight for a in accounts]), k=rows)
     kinds = rng.choices([kind for kind, _ in _TYPE_MIX], weights=[share for _, share in _TYPE_MIX], k=rows)
     maker = _RowMaker(rng, accounts, channel_ids)
     for first in range(0, rows, BATCH_SIZE):
