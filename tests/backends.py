@@ -38,8 +38,7 @@ SERVER_URLS = {
 }
 # Tables emptied between tests, children first.
 CORE_TABLES = [table.name for table in reversed(core_metadata.sorted_tables)]
-# log_locks holds configuration (the lock row writers take), not data: it is never emptied.
-LOG_TABLES = [table.name for table in reversed(log_metadata.sorted_tables) if table.name != "log_locks"]
+LOG_TABLES = [table.name for table in reversed(log_metadata.sorted_tables)]
 
 
 def selected_backends() -> list[str]:

@@ -65,6 +65,26 @@ class Settings(BaseSettings):
         validation_alias="INGEST_QUEUE_ROWS",
         description="Rows of ingest requests that may wait to be written; beyond, requests wait, then get 503.",
     )
+    log_retention_days: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        validation_alias="LOG_RETENTION_DAYS",
+        description="Delete logs older than this many days, in the background (0: keep forever). Usage history stays.",
+    )
+    log_retention_check_seconds: float = Field(
+        600,
+        gt=0,
+        validation_alias="LOG_RETENTION_CHECK_SECONDS",
+        description="How often the background cleaner looks for logs past retention and for cleanups to resume.",
+    )
+    log_cleanup_batch_rows: int = Field(
+        5_000,
+        ge=1,
+        le=1_000_000,
+        validation_alias="LOG_CLEANUP_BATCH_ROWS",
+        description="Logs deleted per transaction by a cleanup: small batches keep writers and readers waiting little.",
+    )
     rate_limit_enabled: bool = Field(
         True,
         validation_alias="RATE_LIMIT_ENABLED",

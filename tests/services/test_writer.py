@@ -16,7 +16,7 @@ from tokenledger.domain.errors import Busy
 from tokenledger.domain.filters import LogFilters
 from tokenledger.domain.log import LogEntry
 from tokenledger.services.writer import LogWriter
-from tokenledger.store import _dialect, logs
+from tokenledger.store import logs
 from tokenledger.store.database import Database
 
 
@@ -52,16 +52,25 @@ def test_concurrent_requests_share_transactions_and_are_all_committed(db: Databa
     assert writer.stats.largest_batch_rows > 40
 
 
+class _RolledBack(Exception):
+    pass
+
+
 @contextmanager
-def _writes_held(db: Database) -> Iterator[threading.Event]:
-    """Hold the log database's write lock on another thread until the yielded event is set."""
+def _writes_held(db: Database, like: list[LogEntry]) -> Iterator[threading.Event]:
+    """On another thread, hold uncommitted inserts of rows like `like` (same hours and types, so the same
+    rollup rows) until the yielded event is set, then roll them back: a writer of such rows waits."""
     release, held = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with db.write_logs() as conn:
-            _dialect.lock_logs(conn, exclusive=True)
-            held.set()
-            release.wait(30)
+        try:
+            with db.write_logs() as conn:
+                logs.insert_logs(conn, like)
+                held.set()
+                release.wait(30)
+                raise _RolledBack
+        except _RolledBack:
+            pass
 
     thread = threading.Thread(target=hold)
     thread.start()
@@ -80,7 +89,7 @@ def test_a_full_queue_answers_busy_and_never_grows(db: Database) -> None:
         writer = LogWriter(db, max_queued_rows=100, queue_timeout=0.3)
         await writer.start()
         try:
-            with _writes_held(db) as release:
+            with _writes_held(db, first) as release:
                 pending = asyncio.create_task(writer.write(first))
                 await asyncio.sleep(0.1)  # the writer has taken it and waits for the lock
                 refused: BaseException | None = None

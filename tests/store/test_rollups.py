@@ -1,5 +1,6 @@
 """Totals from the hourly rollups are exactly the raw rows' totals: for every filter combination and time
-window, after deletions cutting through an hour, and while writers and a deleter run concurrently."""
+window, after deletions cutting through an hour, and while writers and a deleter run concurrently. The
+usage history (rollups and usage_hourly) keeps counting deleted rows."""
 
 from __future__ import annotations
 
@@ -8,12 +9,25 @@ import threading
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import func, select
 
 from tests.store.samples import SPAN, START, filter_sets, sample_entries, windows
 from tokenledger.domain.filters import LogFilters, TextMatch
 from tokenledger.domain.log import LogType
 from tokenledger.store import logs, rollups
 from tokenledger.store.database import Database
+from tokenledger.store.schema import log_rollups, usage_hourly
+
+
+def _delete_before(db: Database, target: int, batch: int) -> int:
+    """Delete every log before `target`, one transaction per batch, as a cleanup task does."""
+    deleted = 0
+    while True:
+        with db.write_logs() as conn:
+            step = logs.delete_oldest(conn, target, batch)
+        if not step:
+            return deleted
+        deleted += step
 
 
 def _assert_exact(db: Database, rng: random.Random) -> None:
@@ -44,13 +58,28 @@ def test_a_deletion_through_the_middle_of_an_hour_keeps_totals_exact(db: Databas
     with db.write_logs() as conn:
         logs.insert_logs(conn, sample_entries(rng, 1200))
     target = START + SPAN // 2 + 777  # not on an hour boundary
-    with db.write_logs() as conn:
-        deleted = logs.delete_before(conn, target)
+    deleted = _delete_before(db, target, batch=97)
     assert 0 < deleted < 1200
     with db.read_logs() as conn:
+        assert rollups.pruned_before(conn) == target
         assert logs.count(conn, LogFilters()) == 1200 - deleted
         assert logs.count(conn, LogFilters(end_timestamp=target - 1)) == 0
     _assert_exact(db, rng)
+
+
+def test_usage_history_outlives_deleted_logs(db: Database) -> None:
+    rng = random.Random(9)
+    entries = sample_entries(rng, 600)
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, entries)
+    _delete_before(db, START + SPAN, batch=1000)
+    quota = sum(entry.quota for entry in entries)
+    with db.read_logs() as conn:
+        assert logs.count(conn, LogFilters()) == 0
+        history = conn.execute(select(func.sum(usage_hourly.c.count), func.sum(usage_hourly.c.quota))).one()
+        everything = select(func.sum(log_rollups.c.count)).where(log_rollups.c.scope == 0)
+        assert (int(history[0]), int(history[1])) == (600, quota)
+        assert conn.execute(everything).scalar_one() == 600
 
 
 @pytest.mark.slow
@@ -74,8 +103,7 @@ def test_totals_stay_exact_while_writers_and_a_deleter_run(db: Database) -> None
     def deleter() -> None:
         try:
             for step in range(1, 6):
-                with db.write_logs() as conn:
-                    logs.delete_before(conn, START + step * 3 * 3600 + 1111)
+                _delete_before(db, START + step * 3 * 3600 + 1111, batch=40)
         except BaseException as exc:
             failures.append(exc)
 
@@ -101,7 +129,8 @@ def test_totals_stay_exact_while_writers_and_a_deleter_run(db: Database) -> None
 def test_the_write_path_fills_exactly_the_scopes_reads_use() -> None:
     """The writer's unrolled keys and the scope definitions the readers use must describe the same rows."""
     entry = sample_entries(random.Random(8), 1)[0]
-    written = {(row["scope"], row["key1"], row["key2"], row["key_text"]) for row in rollups._rows([entry], 1)}
+    rows = rollups._rollup_rows(rollups._groups([entry]))
+    written = {(row["scope"], row["key1"], row["key2"], row["key_text"]) for row in rows}
     declared = {(scope.code, *scope.key_of(entry)) for scope in rollups.SCOPES}
     assert written == declared
     assert len(declared) == len(rollups.SCOPES)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.numbers import is_decimal
@@ -45,3 +46,21 @@ def parse(name: str, raw: str | int | None) -> int:
 
 def now() -> int:
     return int(time.time())
+
+
+def parse_moment(name: str, raw: str) -> int:
+    """A moment typed by a person: Unix seconds or milliseconds, or an ISO date or date-time (`2026-10-01`,
+    `2026-10-01T08:00`, `2026-10-01 08:00:00+08:00`), taken as UTC unless it names an offset."""
+    text = raw.strip()
+    if is_decimal(text):
+        return parse(name, text)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise Invalid(
+            f"{name} must be a date (2026-10-01), a date-time (2026-10-01T08:00:00+08:00) or a Unix timestamp, "
+            f"got {raw!r}"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return parse(name, int(moment.timestamp()))

@@ -1,4 +1,4 @@
-"""Reading and pruning logs: scoping to the caller, choosing the view, filling channel names."""
+"""Reading logs: scoping to the caller, choosing the view, filling channel names."""
 
 from __future__ import annotations
 
@@ -59,13 +59,6 @@ def search_logs(db: Database, keyword: str, view: View, scope: LogFilters) -> li
     with db.read_logs() as conn:
         entries = logs.search(conn, keyword, SEARCH_LIMIT, scope)
     return render(entries, view, _channel_names(db, view))
-
-
-def delete_logs_before(db: Database, target_timestamp: int) -> int:
-    if target_timestamp <= 0:
-        raise Invalid("target timestamp is required: pass ?target_timestamp=<Unix seconds or milliseconds>")
-    with db.write_logs() as conn:
-        return logs.delete_before(conn, target_timestamp)
 
 
 def usage_data(

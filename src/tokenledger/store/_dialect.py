@@ -189,22 +189,6 @@ def upsert_replace(conn: Connection, table: Table, rows: Sequence[dict[str, Any]
         conn.execute(my_stmt.on_duplicate_key_update({name: my_stmt.inserted[name] for name in columns}), rows)
 
 
-def lock_logs(conn: Connection, *, exclusive: bool) -> None:
-    """Writers of logs take the "logs" lock row shared, deletions exclusively, until their transaction
-    ends. SQLite needs nothing: its writers already run one at a time (BEGIN IMMEDIATE)."""
-    dialect = conn.dialect.name
-    if dialect == "sqlite":
-        return
-    if dialect == "postgresql":
-        # A table lock, because PostgreSQL queues it fairly: a waiting deletion holds back later writers
-        # instead of starving behind an endless overlap of shared row locks.
-        conn.exec_driver_sql(f"LOCK TABLE log_locks IN {'EXCLUSIVE' if exclusive else 'SHARE'} MODE")
-        return
-    # InnoDB queues record locks fairly: a shared request waits behind a waiting exclusive one.
-    query = select(schema.log_locks.c.name).where(schema.log_locks.c.name == "logs")
-    conn.execute(query.with_for_update(read=not exclusive))
-
-
 def follow_explicit_ids(conn: Connection, table: Table) -> None:
     """After rows were inserted with explicit ids, make the next generated id follow the highest one.
     SQLite and MySQL move their counters themselves; PostgreSQL's sequences do not."""
@@ -215,3 +199,33 @@ def follow_explicit_ids(conn: Connection, table: Table) -> None:
         text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :next, false)"),
         {"table": table.name, "next": int(highest) + 1},
     )
+
+
+# Free pages handed back to the file system per transaction after a large deletion (4 KiB pages: 8 MiB).
+_VACUUM_PAGES = 2_000
+
+
+def maintain_after_deletion(conn: Connection) -> bool:
+    """One short step of the upkeep a large deletion calls for; True when more steps remain. SQLite
+    returns freed pages to the file system a few at a time (only a database created with
+    auto_vacuum=INCREMENTAL can; older files keep their free pages for reuse); PostgreSQL and MySQL
+    refresh the planner's statistics (PostgreSQL's autovacuum reclaims the space itself)."""
+    dialect = conn.dialect.name
+    if dialect == "sqlite":
+        if conn.exec_driver_sql("PRAGMA auto_vacuum").scalar_one() != 2:
+            return False
+        free = int(conn.exec_driver_sql("PRAGMA freelist_count").scalar_one())
+        if free == 0:
+            return False
+        # Each step of this statement frees one page, and Python's sqlite3 steps a statement without result
+        # columns only once; executescript runs it to the end. It commits the open (empty) transaction
+        # first and runs the statement as a transaction of its own.
+        driver = conn.connection.driver_connection
+        assert driver is not None
+        driver.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES});")
+        return free > _VACUUM_PAGES
+    if dialect == "postgresql":
+        conn.exec_driver_sql("ANALYZE logs")
+        return False
+    conn.exec_driver_sql("ANALYZE TABLE logs").fetchall()
+    return False

@@ -37,6 +37,7 @@ def describe_database_error(exc: DBAPIError) -> str:
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 CONNECT_TIMEOUT_SECONDS = 10
 POOL_SIZE = 10
 POOL_OVERFLOW = 20
@@ -55,7 +56,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # Manage transactions ourselves (pysqlite's implicit BEGIN would defeat BEGIN IMMEDIATE).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # Only takes effect on a new, empty file: lets a large deletion give its space back in small steps.
+        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
         cursor.execute("PRAGMA journal_mode=WAL")
+        # Readers that never pause can keep the WAL from being reset; cap what it keeps after a checkpoint.
+        cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys=ON")
         # An acknowledged log must survive a power cut, not only a crash of this process.

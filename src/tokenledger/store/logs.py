@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import fields
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, delete, func, or_, select
 
+from tokenledger.domain.export import LogValues
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
 from tokenledger.domain.log import LogEntry, LogStat, LogType
 from tokenledger.domain.newapi import UserTotals
@@ -108,7 +110,6 @@ def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     into the hourly usage table in the same transaction. Returns the number of rows inserted."""
     if not entries:
         return 0
-    _dialect.lock_logs(conn, exclusive=False)
     # Writers hold the write lock (BEGIN IMMEDIATE on SQLite), so the new rows are exactly those above this id.
     after_id = _dialect.last_log_id(conn)
     _dialect.bulk_insert(conn, logs, [_values(entry) for entry in entries])
@@ -123,7 +124,6 @@ def copy_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     hourly usage table, in the caller's transaction. Returns the number of rows inserted."""
     if not entries:
         return 0
-    _dialect.lock_logs(conn, exclusive=False)
     _dialect.bulk_insert(conn, logs, [_values(entry) | {"id": entry.id} for entry in entries])
     _dialect.index_logs(conn, [entry.id for entry in entries])
     _dialect.follow_explicit_ids(conn, logs)
@@ -155,8 +155,12 @@ def _select_rows(filters: LogFilters) -> Select[Any]:
     return select(logs).where(*_conditions(filters)).order_by(*_ORDER)
 
 
-def any_logs(conn: Connection) -> bool:
-    return conn.execute(select(logs.c.id).limit(1)).first() is not None
+def any_logs(conn: Connection, *, before: int | None = None) -> bool:
+    """Whether any log exists (created before `before`, when given)."""
+    query = select(logs.c.id).limit(1)
+    if before is not None:
+        query = query.where(logs.c.created_at < before)
+    return conn.execute(query).first() is not None
 
 
 def _raw_totals(conn: Connection, filters: LogFilters, types: Sequence[int] | None) -> rollups.Totals:
@@ -227,6 +231,28 @@ def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEn
     return [_entry(row) for row in conn.execute(_select_rows(filters).limit(limit))]
 
 
+# The columns of `LogEntry`, in the order of its fields (see LogValues).
+_ENTRY_COLUMNS = [logs.c["channel_id" if field.name == "channel" else field.name] for field in fields(LogEntry)]
+
+
+def list_batch(conn: Connection, filters: LogFilters, after: Cursor | None, limit: int) -> list[LogValues]:
+    """Up to `limit` matching rows, newest first, continuing after the cursor's row (keyset; its
+    `position` is not used), as tuples in `LogEntry`'s field order: an export reads every matching row in
+    batches of this."""
+    query = select(*_ENTRY_COLUMNS).where(*_conditions(filters)).order_by(*_ORDER).limit(limit)
+    if after is not None:
+        # The `<=` bound on its own gives every dialect an index range to seek to; the OR only trims the
+        # rows of the cursor's second that were already read.
+        query = query.where(
+            logs.c.created_at <= after.created_at,
+            or_(logs.c.created_at < after.created_at, logs.c.id < after.id),
+        )
+    # Row by row rather than `.all()`: each Row is dropped as soon as it is copied, so a batch leaves only
+    # tuples of plain values behind, which the garbage collector stops tracking (5,000 live Rows a batch
+    # made the server spend a fifth of an export in full collections).
+    return cast("list[LogValues]", [tuple(row) for row in conn.execute(query)])
+
+
 def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
     """`quota`: sum over consume rows matching the filters (the `type` filter is ignored); `rpm`/`tpm`:
     count and token sum of matching consume rows in the last 60 seconds, whatever the time window."""
@@ -260,18 +286,20 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
     return [_entry(row) for row in conn.execute(query.order_by(*_ORDER).limit(limit))]
 
 
-def delete_before(conn: Connection, target_timestamp: int) -> int:
-    """Delete rows created strictly before the target, and their counts from the rollups. Returns how many
-    were deleted."""
-    hour = target_timestamp - target_timestamp % rollups.HOUR
-    # No insert may land in the hours being uncounted until this transaction ends.
-    _dialect.lock_logs(conn, exclusive=True)
-    # Rows of the hour the target cuts through are uncounted one by one; earlier hours go whole.
-    partial = [
-        _entry(row)
-        for row in conn.execute(select(logs).where(logs.c.created_at >= hour, logs.c.created_at < target_timestamp))
-    ]
-    rollups.remove(conn, partial)
-    rollups.drop_hours_before(conn, hour)
-    result = conn.execute(delete(logs).where(logs.c.created_at < target_timestamp))
-    return int(result.rowcount)
+def delete_oldest(conn: Connection, before: int, limit: int) -> int:
+    """Delete about `limit` of the oldest logs created before `before` (every row of a second goes in
+    the same batch, so a batch may hold a few more) and record how far logs are now pruned, in the
+    caller's transaction. Returns how many rows were deleted: 0 once none is left before `before`.
+
+    The rollups keep counting the deleted rows (they are usage history); totals skip what was pruned,
+    see tokenledger.store.rollups. So a deletion never blocks writers beyond the rows it removes."""
+    oldest = select(logs.c.created_at).where(logs.c.created_at < before).order_by(logs.c.created_at)
+    first = conn.execute(oldest.limit(1)).scalar()
+    if first is None:
+        rollups.mark_pruned(conn, before)
+        return 0
+    cut = conn.execute(oldest.offset(limit).limit(1)).scalar()
+    up_to = before if cut is None else max(int(cut), int(first) + 1)
+    deleted = conn.execute(delete(logs).where(logs.c.created_at < up_to)).rowcount
+    rollups.mark_pruned(conn, up_to)
+    return int(deleted)

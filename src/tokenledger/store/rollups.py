@@ -1,5 +1,7 @@
-"""Hourly log totals per filter combination, kept in the same transaction as the logs they count, so that
-`total` and stats cost the same on a thousand rows or a billion.
+"""Hourly log totals, kept in the same transaction as the logs they count, so that `total`, stats and
+charts cost the same on a thousand rows or a billion. Two tables: `log_rollups` (one row per scope key,
+hour and type; what totals read) and `usage_hourly` (one row per full combination of the chart dimensions,
+hour and type; what a chart reads when no scope covers its grouping).
 
 Every log adds to one row per *scope*: all logs; its user; its user and API key; its username; its key
 name; its model; its channel; its group; its user and key name; its user and model. A rollup row holds,
@@ -9,7 +11,12 @@ A count (or quota sum) for filters whose dimensions are exactly those of a scope
 for the whole hours inside the time window (at most 24 × days × types rows for one key), plus the raw rows
 of the partial hours at the window's edges through the (dimension, created_at) indexes. Any other
 combination of filters (a request id, three dimensions at once) counts raw rows through the most
-selective index. Deleting logs subtracts them from their rows in the same transaction.
+selective index.
+
+Neither table is touched when logs are deleted: they are the usage history, which outlives log
+retention. Instead `log_retention.pruned_before` records how far logs were pruned, and totals read the
+rollups only from the first whole hour at or after it, counting any row before it one by one (a pruned
+range holds next to none).
 """
 
 from __future__ import annotations
@@ -18,12 +25,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, delete, func, select
+from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 
 from tokenledger.domain.filters import LIKE_ESCAPE, LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry
 from tokenledger.store import _dialect
-from tokenledger.store.schema import log_rollups
+from tokenledger.store.schema import log_retention, log_rollups, usage_hourly
 
 HOUR = 3600
 
@@ -73,10 +80,12 @@ class Totals:
         return Totals(self.count + other.count, self.quota + other.quota, self.tokens + other.tokens)
 
 
-def _rows(entries: Sequence[LogEntry], sign: int) -> list[dict[str, Any]]:
-    # First sum the entries per full set of dimensions (far fewer groups than rows in a batch), then fold
-    # each group into its scopes.
-    groups: dict[tuple[int, int, int, str, str, str, str, int, int], list[int]] = {}
+_Group = tuple[int, int, int, str, str, str, str, int, int]
+
+
+def _groups(entries: Sequence[LogEntry]) -> dict[_Group, list[int]]:
+    """The entries summed per full set of dimensions, hour and type (far fewer groups than rows)."""
+    groups: dict[_Group, list[int]] = {}
     for entry in entries:
         full = (
             entry.user_id,
@@ -92,10 +101,15 @@ def _rows(entries: Sequence[LogEntry], sign: int) -> list[dict[str, Any]]:
         sums = groups.get(full)
         if sums is None:
             sums = groups[full] = [0, 0, 0, 0]
-        sums[0] += sign
-        sums[1] += sign * entry.quota
-        sums[2] += sign * entry.prompt_tokens
-        sums[3] += sign * entry.completion_tokens
+        sums[0] += 1
+        sums[1] += entry.quota
+        sums[2] += entry.prompt_tokens
+        sums[3] += entry.completion_tokens
+    return groups
+
+
+def _rollup_rows(groups: dict[_Group, list[int]]) -> list[dict[str, Any]]:
+    """Each group folded into its scopes."""
     rows: dict[tuple[int, int, int, str, int, int], list[int]] = {}
     for (user, token, channel, username, token_name, model, group, hour, kind), sums in groups.items():
         for key in (
@@ -136,25 +150,52 @@ def _rows(entries: Sequence[LogEntry], sign: int) -> list[dict[str, Any]]:
     ]
 
 
-def _upsert(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    _dialect.upsert_add(
-        conn, log_rollups, rows, key=("scope", "key1", "key2", "key_text", "hour", "type"), added=_SUMMED
-    )
+def _usage_rows(groups: dict[_Group, list[int]]) -> list[dict[str, Any]]:
+    return [
+        {
+            "hour": hour,
+            "user_id": user,
+            "token_id": token,
+            "channel_id": channel,
+            "model_name": model,
+            "group": group,
+            "type": kind,
+            "token_name": token_name,
+            "count": sums[0],
+            "quota": sums[1],
+            "prompt_tokens": sums[2],
+            "completion_tokens": sums[3],
+        }
+        for (user, token, channel, _username, token_name, model, group, hour, kind), sums in sorted(groups.items())
+    ]
+
+
+_USAGE_KEY = ("hour", "user_id", "token_id", "channel_id", "model_name", "group", "type", "token_name")
 
 
 def add(conn: Connection, entries: Sequence[LogEntry]) -> None:
     """Count new logs. Call in the transaction that inserts them."""
-    _upsert(conn, _rows(entries, 1))
+    groups = _groups(entries)
+    rollup_key = ("scope", "key1", "key2", "key_text", "hour", "type")
+    _dialect.upsert_add(conn, log_rollups, _rollup_rows(groups), key=rollup_key, added=_SUMMED)
+    _dialect.upsert_add(conn, usage_hourly, _usage_rows(groups), key=_USAGE_KEY, added=_SUMMED)
 
 
-def remove(conn: Connection, entries: Sequence[LogEntry]) -> None:
-    """Uncount logs about to be deleted. Call in the transaction that deletes them."""
-    _upsert(conn, _rows(entries, -1))
+def pruned_before(conn: Connection) -> int:
+    """Every log created before this was deleted at some point (0: none ever was)."""
+    found = conn.execute(select(log_retention.c.pruned_before).where(log_retention.c.id == 1)).scalar()
+    return int(found or 0)
 
 
-def drop_hours_before(conn: Connection, hour: int) -> None:
-    """Forget whole hours before `hour`: every log in them is being deleted."""
-    conn.execute(delete(log_rollups).where(log_rollups.c.hour < hour))
+def mark_pruned(conn: Connection, before: int) -> None:
+    """Record that every log created before `before` has been deleted (in the deleting transaction)."""
+    moved = conn.execute(
+        update(log_retention)
+        .where(log_retention.c.id == 1, log_retention.c.pruned_before < before)
+        .values(pruned_before=before)
+    )
+    if moved.rowcount == 0 and pruned_before(conn) == 0:
+        conn.execute(insert(log_retention).values(id=1, pruned_before=before))
 
 
 def _text(column: Any, match: TextMatch | str) -> ColumnElement[bool]:
@@ -208,6 +249,11 @@ def totals(
     everything when no scope covers the filters."""
     scope = _scope_for(filters)
     first, last = whole_hours(filters)
+    # The rollups still count pruned logs: they are read only from the first whole hour after the pruning.
+    pruned = pruned_before(conn)
+    if pruned:
+        valid_from = -(-pruned // HOUR) * HOUR
+        first = valid_from if first is None else max(first, valid_from)
     if scope is None or (first is not None and last is not None and first >= last):
         return raw(filters)
     where = _key_conditions(scope, filters)

@@ -207,12 +207,62 @@ log_rollups = Table(
     **MYSQL_TABLE,
 )
 
-# One row per lock name. Writers of logs hold the "logs" row shared and a deletion holds it exclusively,
-# so a deletion never races an insert into the hours it uncounts (SQLite's single writer needs none).
-log_locks = Table(
-    "log_locks",
+# Hourly totals of logs per full combination of the dimensions a chart groups by, kept in the same
+# transaction as the logs (see tokenledger.store.rollups). Like log_rollups it is never pruned with the
+# logs: it is the usage history that charts and bills need after the detailed rows are gone.
+usage_hourly = Table(
+    "usage_hourly",
     log_metadata,
-    Column("name", Name(32), primary_key=True),
+    Column("hour", BigInteger, nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    Column("token_id", BigInteger, nullable=False),
+    Column("channel_id", BigInteger, nullable=False),
+    Column("model_name", Name(log.MAX_MODEL_NAME), nullable=False),
+    Column("group", Name(log.MAX_GROUP), nullable=False),
+    Column("type", Integer, nullable=False),
+    Column("token_name", Name(log.MAX_TOKEN_NAME), nullable=False),
+    Column("count", BigInteger, nullable=False),
+    Column("quota", BigInteger, nullable=False),
+    Column("prompt_tokens", BigInteger, nullable=False),
+    Column("completion_tokens", BigInteger, nullable=False),
+    PrimaryKeyConstraint("hour", "user_id", "token_id", "channel_id", "model_name", "group", "type", "token_name"),
+    Index("ix_usage_hourly_user_id_hour", "user_id", "hour"),
+    Index("ix_usage_hourly_token_id_hour", "token_id", "hour"),
+    sqlite_with_rowid=False,
+    **MYSQL_TABLE,
+)
+
+# How far logs have been pruned: every log created before `pruned_before` was deleted at some point (a
+# straggler written later with an older timestamp may exist). Totals read the rollups only from the first
+# whole hour at or after it and count the rows before it one by one; see tokenledger.store.rollups.
+log_retention = Table(
+    "log_retention",
+    log_metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("pruned_before", BigInteger, nullable=False, server_default="0"),
+    **MYSQL_TABLE,
+)
+
+# Background work an admin can watch: log cleanups (DELETE /api/log/, POST /api/system-task/log-cleanup,
+# LOG_RETENTION_DAYS, `tokenledger prune`). Kept beside the logs so that each batch and the progress it
+# made commit together: a restarted server resumes a task from what the table says.
+system_tasks = Table(
+    "system_tasks",
+    log_metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("kind", Name(32), nullable=False),
+    Column("status", Name(16), nullable=False),
+    Column("target_timestamp", BigInteger, nullable=False),
+    Column("deleted", BigInteger, nullable=False, server_default="0"),
+    Column("estimated_total", BigInteger, nullable=False, server_default="0"),
+    Column("requested_by", Name(log.MAX_USERNAME), nullable=False, server_default=""),
+    Column("message", Name(255), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("started_at", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("finished_at", BigInteger, nullable=False, server_default="0"),
+    Index("ix_system_tasks_status", "status"),
+    sqlite_autoincrement=True,
     **MYSQL_TABLE,
 )
 

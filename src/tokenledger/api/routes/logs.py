@@ -24,7 +24,7 @@ from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import TOKEN_LOG_LIMIT, LogFilters, parse_keyword
 from tokenledger.domain.log import LogStat, View
 from tokenledger.domain.numbers import is_decimal
-from tokenledger.services import auth, ingest, ledger
+from tokenledger.services import auth, cleanup, ingest, ledger
 
 router = APIRouter(tags=["logs"])
 
@@ -88,9 +88,11 @@ def search_own_logs(
 
 @router.delete("/api/log/", summary="Delete logs older than a timestamp (admin)")
 @router.delete("/api/log", include_in_schema=False)
-def delete_old_logs(_admin: Admin, db: DatabaseDep, target_timestamp: str | None = None) -> dict[str, Any]:
+def delete_old_logs(
+    admin: Admin, db: DatabaseDep, settings: SettingsDep, target_timestamp: str | None = None
+) -> dict[str, Any]:
     target = timestamps.parse("target_timestamp", target_timestamp)
-    return ok(ledger.delete_logs_before(db, target))
+    return ok(cleanup.delete_now(db, target, admin.user.username, batch_rows=settings.log_cleanup_batch_rows))
 
 
 @router.get("/api/log/token", summary="Logs of the calling API key (open CORS, see api/cors.py)")
