@@ -1,0 +1,182 @@
+"""Usage analytics reads: hourly totals per group from the aggregates kept as logs are written, never from
+the logs themselves (so usage outlives log retention and a chart costs the same on any number of logs).
+
+The planner picks the source. A query depends on a set of dimensions (its fixed filters plus its
+grouping, named like LogEntry attributes). When a `log_rollups` scope covers that set — exactly, or as a
+superset whose extra dimensions are summed over — the smallest such scope is read: one key's hours lie
+together in its primary key. Otherwise `usage_hourly` (one row per full combination of dimensions, hour
+and type) is grouped in SQL. Either way SQL returns (group values, hour, type, sums) for the hours in
+range, and the domain folds hours into the caller's local buckets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Table, func, select
+
+from tokenledger.domain.analytics import HourTotals, UsageQuery
+from tokenledger.store.rollups import SCOPES, _Scope
+from tokenledger.store.schema import log_rollups, usage_hourly, users
+
+LOG_ROLLUPS = "log_rollups"
+USAGE_HOURLY = "usage_hourly"
+# Ids per IN list when naming groups: well under every engine's limit on bound parameters.
+_CHUNK = 500
+
+# The usage_hourly column of each dimension.
+_USAGE_COLUMNS = {
+    "user_id": usage_hourly.c.user_id,
+    "token_id": usage_hourly.c.token_id,
+    "channel": usage_hourly.c.channel_id,
+    "model_name": usage_hourly.c.model_name,
+    "group": usage_hourly.c.group,
+}
+_ID_COLUMNS = (log_rollups.c.key1, log_rollups.c.key2)
+_TEXT_DIMENSIONS = ("model_name", "group")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """Where a query's hourly totals come from: a log_rollups scope, or usage_hourly (scope None)."""
+
+    scope: _Scope | None
+
+    @property
+    def table(self) -> str:
+        return USAGE_HOURLY if self.scope is None else LOG_ROLLUPS
+
+
+def plan(dimensions: frozenset[str]) -> Plan:
+    """The smallest rollup scope whose dimensions include `dimensions` (ties: the lower scope code), or
+    usage_hourly when none does."""
+    covering = [scope for scope in SCOPES if dimensions <= scope.dimensions]
+    if not covering:
+        return Plan(None)
+    return Plan(min(covering, key=lambda scope: (len(scope.dimensions), scope.code)))
+
+
+def _rollup_column(scope: _Scope, dimension: str) -> Any:
+    if dimension in scope.ids:
+        return _ID_COLUMNS[scope.ids.index(dimension)]
+    assert dimension == scope.text, f"scope {scope.code} has no dimension {dimension}"
+    return log_rollups.c.key_text
+
+
+def _sums(table: Table) -> list[Any]:
+    return [
+        func.sum(table.c["count"]).label("count"),
+        func.sum(table.c.quota).label("quota"),
+        func.sum(table.c.prompt_tokens).label("prompt_tokens"),
+        func.sum(table.c.completion_tokens).label("completion_tokens"),
+    ]
+
+
+def _common(table: Table, query: UsageQuery) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [table.c.hour >= query.first_hour, table.c.hour < query.end_hour]
+    types = query.types
+    if types is not None:
+        where.append(table.c.type.in_(types) if len(types) > 1 else table.c.type == types[0])
+    return where
+
+
+def _rollup_select(scope: _Scope, query: UsageQuery) -> Any:
+    fixed = query.filters.fixed()
+    where = [log_rollups.c.scope == scope.code]
+    # Pin every key column: unused ones hold 0 or '' in this scope, which keeps the read on a prefix of
+    # the primary key (scope, key1, key2, key_text, hour, type).
+    for index, column in enumerate(_ID_COLUMNS):
+        name = scope.ids[index] if index < len(scope.ids) else None
+        if name is None:
+            where.append(column == 0)
+        elif name in fixed:
+            where.append(column == fixed[name])
+    if scope.text is None:
+        where.append(log_rollups.c.key_text == "")
+    elif scope.text in fixed:
+        where.append(log_rollups.c.key_text == fixed[scope.text])
+    groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
+    return _grouped(log_rollups, query, groups, where)
+
+
+def _usage_select(query: UsageQuery) -> Any:
+    where = [_USAGE_COLUMNS[name] == value for name, value in query.filters.fixed().items()]
+    groups = [_USAGE_COLUMNS[name].label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
+    return _grouped(usage_hourly, query, groups, where)
+
+
+def _grouped(table: Table, query: UsageQuery, groups: list[Any], where: list[ColumnElement[bool]]) -> Any:
+    keys = [*groups, table.c.hour, table.c.type]
+    return select(*keys, *_sums(table)).where(*where, *_common(table, query)).group_by(*keys)
+
+
+def hourly_totals(conn: Connection, query: UsageQuery) -> list[HourTotals]:
+    """Sums per group, hour and log type for the query's hours, types and filters (its `username` must
+    already be resolved to `user_id`); the group key follows `query.group_by`, a grouped `type` included."""
+    chosen = plan(query.dimensions)
+    statement = _usage_select(query) if chosen.scope is None else _rollup_select(chosen.scope, query)
+    # Rows are (group values without type…, hour, type, count, quota, prompt_tokens, completion_tokens).
+    fields = query.group_fields
+    texts = [name in _TEXT_DIMENSIONS for name in fields if name != "type"]
+    width = len(texts)
+    type_at = fields.index("type") if "type" in fields else None
+    found = []
+    for row in conn.execute(statement):
+        key: list[int | str] = [str(value) if text else int(value) for value, text in zip(row, texts, strict=False)]
+        kind = int(row[width + 1])
+        if type_at is not None:
+            key.insert(type_at, kind)
+        found.append(
+            HourTotals(
+                key=tuple(key),
+                hour=int(row[width]),
+                type=kind,
+                count=int(row[width + 2]),
+                quota=int(row[width + 3]),
+                prompt_tokens=int(row[width + 4]),
+                completion_tokens=int(row[width + 5]),
+            )
+        )
+    return found
+
+
+def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
+    for start in range(0, len(ids), _CHUNK):
+        yield list(ids[start : start + _CHUNK])
+
+
+def key_names(conn: Connection, query: UsageQuery, token_ids: Sequence[int]) -> dict[int, str]:
+    """Each key's name as logged in the latest hour the query counts (the query's filters, so a caller
+    never sees a name from outside their scope); ties go to the greater name."""
+    latest: dict[int, tuple[int, str]] = {}
+    fixed = [_USAGE_COLUMNS[name] == value for name, value in query.filters.fixed().items()]
+    for chunk in _chunks(token_ids):
+        statement = (
+            select(usage_hourly.c.token_id, usage_hourly.c.token_name, func.max(usage_hourly.c.hour).label("last"))
+            .where(usage_hourly.c.token_id.in_(chunk), *fixed, *_common(usage_hourly, query))
+            .group_by(usage_hourly.c.token_id, usage_hourly.c.token_name)
+        )
+        for row in conn.execute(statement):
+            seen = (int(row.last), str(row.token_name))
+            token_id = int(row.token_id)
+            if token_id not in latest or seen > latest[token_id]:
+                latest[token_id] = seen
+    return {token_id: name for token_id, (_hour, name) in latest.items()}
+
+
+def usernames(conn: Connection, user_ids: Sequence[int]) -> dict[int, str]:
+    """Current usernames by id (core database); unknown ids are left out."""
+    names: dict[int, str] = {}
+    for chunk in _chunks(user_ids):
+        for row in conn.execute(select(users.c.id, users.c.username).where(users.c.id.in_(chunk))):
+            names[int(row.id)] = str(row.username)
+    return names
+
+
+def user_id_by_username(conn: Connection, username: str) -> int | None:
+    """The id of the user with this exact username (core database), deleted users included: their usage
+    history stays readable."""
+    found = conn.execute(select(users.c.id).where(users.c.username == username)).scalar()
+    return None if found is None else int(found)

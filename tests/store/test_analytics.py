@@ -1,0 +1,132 @@
+"""The analytics planner: a query whose dimensions a log_rollups scope covers reads that scope (the
+smallest one), and really reads log_rollups rather than falling back to usage_hourly; both sources give
+the same sums."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from datetime import UTC
+
+import pytest
+from sqlalchemy import delete
+
+from tests.store.samples import SPAN, START, sample_entries
+from tokenledger.domain.analytics import Bucket, Dimension, UsageFilters, UsageQuery
+from tokenledger.store import analytics, logs
+from tokenledger.store.database import Database
+from tokenledger.store.schema import log_rollups, usage_hourly
+
+HOUR = 3600
+FIRST = START - START % HOUR
+END = FIRST + SPAN + HOUR
+
+
+def make(group_by: tuple[Dimension, ...], **filters: object) -> UsageQuery:
+    return UsageQuery(group_by, Bucket.DAY, UTC, FIRST, END, UsageFilters(**filters))  # type: ignore[arg-type]
+
+
+M, K, C, G, U, T = Dimension.MODEL, Dimension.KEY, Dimension.CHANNEL, Dimension.GROUP, Dimension.USER, Dimension.TYPE
+
+# (query, scope code it must read; None: usage_hourly)
+PLANS = [
+    (make(()), 0),
+    (make((T,)), 0),
+    (make((U,)), 1),
+    (make((U, T)), 1),
+    (make((K,)), 2),  # a superset: summed over users
+    (make((U, K)), 2),
+    (make((), token_id=31), 2),
+    (make((M,)), 5),
+    (make((M, T)), 5),
+    (make((), model_name="gpt-4o"), 5),
+    (make((C,)), 6),
+    (make((G,)), 7),
+    (make((), group="vip"), 7),
+    (make((M, U)), 9),
+    (make((M,), user_id=3), 9),
+    (make((U,), model_name="gpt-4o"), 9),
+    (make((K,), user_id=3), 2),
+    (make((T,), user_id=3, token_id=31), 2),
+    (make((M, K)), None),
+    (make((M, C)), None),
+    (make((C, G)), None),
+    (make((G, U)), None),
+    (make((C,), user_id=3), None),
+    (make((M,), channel=2), None),
+    (make((), model_name="gpt-4o", group="vip"), None),
+]
+
+
+@pytest.mark.parametrize(("query", "scope"), PLANS)
+def test_the_planner_picks_the_smallest_covering_scope(query: UsageQuery, scope: int | None) -> None:
+    chosen = analytics.plan(query.dimensions)
+    assert (chosen.scope.code if chosen.scope else None) == scope
+    assert chosen.table == ("usage_hourly" if scope is None else "log_rollups")
+
+
+def _read(db: Database, query: UsageQuery) -> dict[tuple[object, ...], tuple[int, int, int, int]]:
+    with db.read_logs() as conn:
+        rows = analytics.hourly_totals(conn, query)
+    found: dict[tuple[object, ...], tuple[int, int, int, int]] = {}
+    for row in rows:
+        cell = (*row.key, row.hour, row.type)
+        assert cell not in found
+        found[cell] = (row.count, row.quota, row.prompt_tokens, row.completion_tokens)
+    return found
+
+
+def test_covered_queries_read_log_rollups_and_agree_with_usage_hourly(db: Database) -> None:
+    entries = sample_entries(random.Random(11), 900)
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, entries)
+    covered = [query for query, scope in PLANS if scope is not None]
+    before = {index: _read(db, query) for index, query in enumerate(covered)}
+    assert all(before.values())
+    # With usage_hourly emptied, covered queries still answer: they read log_rollups.
+    with db.write_logs() as conn:
+        conn.execute(delete(usage_hourly))
+    for index, query in enumerate(covered):
+        assert _read(db, query) == before[index], query
+    assert _read(db, make((M, K))) == {}
+    # And with log_rollups emptied too, nothing is left: no query reads the logs.
+    with db.write_logs() as conn:
+        conn.execute(delete(log_rollups))
+    assert _read(db, make((M,))) == {}
+
+
+def test_rollups_and_usage_hourly_give_the_same_sums(db: Database) -> None:
+    entries = sample_entries(random.Random(12), 900)
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, entries)
+    # Each grouping read from its scope, and a finer grouping (read from usage_hourly) summed back here.
+    finer_of = {(): (M, C), (M,): (M, C), (U, K): (U, K, C), (C, T): (C, T, M), (G,): (G, C), (U,): (U, G)}
+    for group_by, finer_group_by in finer_of.items():
+        query = make(group_by)
+        finer = replace(query, group_by=finer_group_by)
+        assert analytics.plan(query.dimensions).table == "log_rollups"
+        assert analytics.plan(finer.dimensions).table == "usage_hourly"
+        summed: dict[tuple[object, ...], list[int]] = {}
+        for cell, sums in _read(db, finer).items():
+            coarse = (*cell[: len(group_by)], *cell[-2:])
+            total = summed.setdefault(coarse, [0, 0, 0, 0])
+            for i, value in enumerate(sums):
+                total[i] += value
+        assert {cell: tuple(sums) for cell, sums in summed.items()} == _read(db, query), group_by
+
+
+def test_raw_rows_equal_the_rollup_reads(db: Database) -> None:
+    """Sums over the sample entries themselves, per model, hour and type."""
+    entries = sample_entries(random.Random(13), 700)
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, entries)
+    want: dict[tuple[object, ...], list[int]] = {}
+    for entry in entries:
+        cell = (entry.model_name, entry.created_at - entry.created_at % HOUR, entry.type)
+        sums = want.setdefault(cell, [0, 0, 0, 0])
+        for i, value in enumerate((1, entry.quota, entry.prompt_tokens, entry.completion_tokens)):
+            sums[i] += value
+    every_type = make((M, T))
+    assert {cell: tuple(sums) for cell, sums in want.items()} == {
+        (cell[0], cell[2], cell[3]): sums for cell, sums in _read(db, every_type).items()
+    }
