@@ -1,4 +1,5 @@
-"""`python -m bench`: load a deterministic dataset, start the server on it, measure through HTTP, report.
+"""`python -m bench`: load a deterministic dataset, start the server on it, measure through HTTP (reads,
+full exports, ingest), report.
 
 python -m bench --rows 10000000 --backend sqlite        # or postgresql, mysql; --db URL for another database
 python -m bench --rows 1000000 --backend postgresql --reuse   # skip loading when the dataset is there
@@ -87,10 +88,29 @@ def _select(all_scenarios: list[scenarios.Scenario], chosen: str | None) -> list
     if not chosen:
         return all_scenarios
     parts = [part.strip().lower() for part in chosen.split(",") if part.strip()]
-    picked = [s for s in all_scenarios if any(part in s.name.lower() for part in parts)]
-    if not picked:
-        raise BenchError(f"--scenarios {chosen!r} matches no scenario")
-    return picked
+    return [s for s in all_scenarios if any(part in s.name.lower() for part in parts)]
+
+
+def _exports(who: scenarios.Subjects) -> list[scenarios.Scenario]:
+    """Full exports, streamed to the end: every row of the dataset as an admin, and the heavy user's own."""
+    admin = scenarios.bearer(who.root_token)
+    heavy = scenarios.bearer(who.heavy_token)
+    return [
+        scenarios.Scenario("admin export csv", "admin", "/api/log/export", {}, admin),
+        scenarios.Scenario("admin export jsonl", "admin", "/api/log/export", {"format": "jsonl"}, admin),
+        scenarios.Scenario("heavy export csv", "heavy", "/api/log/self/export", {"tz": "Asia/Shanghai"}, heavy),
+    ]
+
+
+def _measure_exports(client: httpx.Client, chosen: list[scenarios.Scenario]) -> list[measure.ExportRun]:
+    runs = []
+    for scenario in chosen:
+        with console.status(f"export: {scenario.name}"):
+            listing = "/api/log/" if scenario.path == "/api/log/export" else "/api/log/self"
+            filters = {name: value for name, value in scenario.params.items() if name not in ("format", "tz")}
+            expected = measure.list_total(client, listing, filters, scenario.headers)
+            runs.append(measure.export_throughput(client, scenario, expected))
+    return runs
 
 
 def _measure_reads(
@@ -173,8 +193,15 @@ def run(options: dict[str, Any]) -> dict[str, Any] | None:
         client.delete("/api/log/", params={"target_timestamp": dataset.DATASET_START}, headers=admin)
         with console.status("preparing scenarios (following cursors to page 1000)"):
             chosen = _select(scenarios.build(client, subjects), options["scenarios"])
+        exports = _select(_exports(subjects), options["scenarios"])
+        if not chosen and not exports:
+            raise BenchError(f"--scenarios {options['scenarios']!r} matches no scenario")
         timings = _measure_reads(client, chosen, settings, "reads")
         result["scenarios"] = [timing.summary() for timing in timings]
+        if exports:
+            before = server.memory_mb()
+            result["exports"] = [run_.summary() for run_ in _measure_exports(client, exports)]
+            result["export_memory"] = {"before": before, "after": server.memory_mb()}
 
         if bodies:
             result["ingest"] = []
@@ -292,7 +319,7 @@ def main(
     report.print_result(console, result)
     json_path, md_path = report.write(result, out)
     console.print(f"results: {json_path} and {md_path}")
-    failures = sum(row["failures"] for row in result["scenarios"])
+    failures = sum(row["failures"] for row in result["scenarios"] + result.get("exports", []))
     if failures:
         errors.print(f"[red]{failures} calls failed[/red] (see first_failure in {json_path})")
         sys.exit(1)

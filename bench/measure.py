@@ -1,4 +1,5 @@
-"""Timing HTTP calls: read scenarios, ingest throughput, and reads while a paced ingest runs."""
+"""Timing HTTP calls: read scenarios, export throughput, ingest throughput, and reads while a paced ingest
+runs."""
 
 from __future__ import annotations
 
@@ -76,6 +77,68 @@ def time_scenario(client: httpx.Client, scenario: Scenario, *, warmup: int, call
         if time.perf_counter() - started > max_seconds and len(timing.latencies) >= 3:
             break
     return timing
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRun:
+    """One export streamed to its end: the rows and bytes received and how long it took."""
+
+    name: str
+    group: str
+    path: str
+    rows: int
+    bytes: int
+    seconds: float
+    failures: int
+    first_failure: str = ""
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "group": self.group,
+            "path": self.path,
+            "rows": self.rows,
+            "mb": round(self.bytes / 1e6, 1),
+            "seconds": round(self.seconds, 3),
+            "rows_per_s": round(self.rows / self.seconds) if self.seconds else 0,
+            "mb_per_s": round(self.bytes / 1e6 / self.seconds, 1) if self.seconds else 0,
+            "failures": self.failures,
+            **({"first_failure": self.first_failure} if self.first_failure else {}),
+        }
+
+
+def list_total(client: httpx.Client, path: str, params: dict[str, str], headers: dict[str, str]) -> int:
+    """The `total` a list endpoint announces for these filters."""
+    response = client.get(path, params=params | {"page_size": "1"}, headers=headers)
+    ok, reason = call_ok(response)
+    if not ok:
+        raise RuntimeError(f"GET {path} failed: {reason}")
+    return int(response.json()["data"]["total"])
+
+
+def export_throughput(client: httpx.Client, scenario: Scenario, expected_rows: int) -> ExportRun:
+    """Stream one export (GET, CSV or JSONL) to its end as a client would save it, counting lines: the
+    CSV's rows are its lines less the header (the dataset's cells hold no line breaks). A failure is an
+    error answer, or a row count other than `expected_rows` (the list endpoint's total)."""
+    size = lines = 0
+    reason = ""
+    started = time.perf_counter()
+    with client.stream("GET", scenario.path, params=scenario.params, headers=scenario.headers) as response:
+        # A failure is the JSON envelope; an export is text/csv or application/x-ndjson.
+        if response.status_code != 200 or response.headers.get("content-type", "").startswith("application/json"):
+            response.read()
+            reason = call_ok(response)[1] or f"HTTP {response.status_code}"
+        else:
+            for chunk in response.iter_raw():
+                size += len(chunk)
+                lines += chunk.count(b"\n")
+    seconds = time.perf_counter() - started
+    rows = lines - 1 if scenario.params.get("format", "csv") == "csv" and lines else lines
+    if not reason and rows != expected_rows:
+        reason = f"{rows} rows exported, the list endpoint counts {expected_rows}"
+    return ExportRun(
+        scenario.name, scenario.group, scenario.describe(), rows, size, seconds, 1 if reason else 0, reason
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Results: the machine they were measured on, a terminal table, and JSON and Markdown files."""
+"""Results: the machine they were measured on, terminal tables, and JSON and Markdown files."""
 
 from __future__ import annotations
 
@@ -80,8 +80,31 @@ def _scenario_table(title: str, rows: list[dict[str, Any]]) -> Table:
     return table
 
 
+def _memory_note(memory: dict[str, Any]) -> str:
+    before, after = memory.get("before", {}), memory.get("after", {})
+    return f"server peak memory {before.get('VmHWM', '?')} MB before the exports, {after.get('VmHWM', '?')} MB after"
+
+
 def print_result(console: Console, result: dict[str, Any]) -> None:
-    console.print(_scenario_table(f"reads: {result['backend']}, {result['rows']:,} rows", result["scenarios"]))
+    if result["scenarios"]:
+        console.print(_scenario_table(f"reads: {result['backend']}, {result['rows']:,} rows", result["scenarios"]))
+    if result.get("exports"):
+        table = Table(title="exports over HTTP (streamed to the end)", title_justify="left")
+        table.add_column("scenario", no_wrap=True)
+        for column in ("rows", "MB", "seconds", "rows/s", "MB/s", "fail"):
+            table.add_column(column, justify="right")
+        for run in result["exports"]:
+            table.add_row(
+                run["name"],
+                f"{run['rows']:,}",
+                f"{run['mb']:,.1f}",
+                f"{run['seconds']:.2f}",
+                f"{run['rows_per_s']:,}",
+                f"{run['mb_per_s']:,.1f}",
+                str(run["failures"]) if not run["failures"] else f"[red]{run['failures']}[/red]",
+            )
+        console.print(table)
+        console.print(_memory_note(result.get("export_memory", {})))
     if result.get("ingest"):
         table = Table(title="ingest over HTTP (batches of 1,000)", title_justify="left")
         for column in ("clients", "batches", "rows", "seconds", "rows/s", "fail"):
@@ -148,6 +171,18 @@ def markdown(result: dict[str, Any]) -> str:
     memory = result.get("memory", {})
     lines.append(f"- server memory: peak (VmHWM) {memory.get('VmHWM')} MB, at the end (VmRSS) {memory.get('VmRSS')} MB")
     lines += ["", "## Reads", "", *_markdown_rows(result["scenarios"])]
+    if result.get("exports"):
+        lines += ["", "## Exports over HTTP (each streamed to the end once)", ""]
+        lines += [
+            "| scenario | request | rows | MB | seconds | rows/s | MB/s | failures |",
+            "|---|---|--:|--:|--:|--:|--:|--:|",
+        ]
+        for run in result["exports"]:
+            lines.append(
+                f"| {run['name']} | `{run['path']}` | {run['rows']:,} | {run['mb']:,.1f} | {run['seconds']:.2f} "
+                f"| {run['rows_per_s']:,} | {run['mb_per_s']:,.1f} | {run['failures']} |"
+            )
+        lines += ["", f"- {_memory_note(result.get('export_memory', {}))}"]
     if result.get("ingest"):
         lines += ["", "## Ingest over HTTP (batches of 1,000 records)", ""]
         lines += ["| clients | batches | rows | seconds | rows/s | failures |", "|--:|--:|--:|--:|--:|--:|"]

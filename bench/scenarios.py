@@ -1,6 +1,6 @@
 """What is measured: every read endpoint of the wire contract, as an admin, a heavy user and a light user,
-with each filter, all-time and 7-day windows, deep offset and cursor pages, stats, search, key logs and
-hourly usage."""
+with each filter, all-time and 7-day windows, deep offset and cursor pages, stats, search, key logs,
+hourly usage and usage charts."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from bench.dataset import DATASET_NOW, DATASET_START, DAY
 
 SEVEN_DAYS = {"start_timestamp": str(DATASET_NOW - 7 * DAY), "end_timestamp": str(DATASET_NOW)}
 THIRTY_DAYS = {"start_timestamp": str(DATASET_START), "end_timestamp": str(DATASET_NOW)}
+# Usage charts: the dataset's dates are fixed, so explicit windows stand in for range=30d / range=7d.
+DAILY_BY_MODEL = {"bucket": "day", "group_by": "model", "tz": "Asia/Shanghai"}
+HOURLY_BY_MODEL = {"bucket": "hour", "group_by": "model", "tz": "America/New_York"}
 # Offset page 1000 of 10 rows; the cursor scenarios reach the same page by following next_cursor.
 DEEP_PAGE = 1000
 DEEP_ROWS = (DEEP_PAGE - 1) * 10
@@ -145,6 +148,7 @@ def build(client: httpx.Client, who: Subjects) -> list[Scenario]:
         Scenario("admin search rare", "admin", "/api/log/search", {"keyword": RARE_WORD}, admin),
         Scenario("admin data, 7 days", "admin", "/api/data/", SEVEN_DAYS, admin),
         Scenario("admin data username", "admin", "/api/data/", {"username": who.heavy_username}, admin),
+        Scenario("admin usage 30d by model", "admin", "/api/usage", DAILY_BY_MODEL | THIRTY_DAYS, admin),
         # The heaviest user, with an access token unless the name says sk- key.
         Scenario("heavy list", "heavy", "/api/log/self", page1, heavy),
         Scenario("heavy list, 7 days", "heavy", "/api/log/self", page1 | SEVEN_DAYS, heavy),
@@ -162,6 +166,7 @@ def build(client: httpx.Client, who: Subjects) -> list[Scenario]:
         Scenario("heavy key logs, 1000 rows", "heavy", "/api/log/token", {}, heavy_key),
         Scenario("heavy key logs, page", "heavy", "/api/log/token", page1, heavy_key),
         Scenario("heavy data", "heavy", "/api/data/self", THIRTY_DAYS, heavy),
+        Scenario("heavy usage 7d by hour", "heavy", "/api/usage/self", HOURLY_BY_MODEL | SEVEN_DAYS, heavy),
         # A typical user of the long tail.
         Scenario("light list", "light", "/api/log/self", page1, light),
         Scenario("light list (sk- key)", "light", "/api/log/self", page1, light_key),
