@@ -23,6 +23,8 @@ READ_ENDPOINTS = {
     "/api/log/token",
     "/api/data/",
     "/api/data/self",
+    "/api/usage",
+    "/api/usage/self",
 }
 
 

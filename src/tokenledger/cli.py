@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from functools import wraps
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import IO, Any, TypeVar
 
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from tokenledger import __version__
-from tokenledger.domain.errors import LedgerError
-from tokenledger.services import accounts, adoption, demo, ledger
+from tokenledger.domain import timestamps, timezones
+from tokenledger.domain.errors import Invalid, LedgerError
+from tokenledger.domain.export import ExportFormat
+from tokenledger.domain.filters import Scope, parse_filters
+from tokenledger.domain.log import View
+from tokenledger.services import accounts, adoption, cleanup, demo, export, ledger
 from tokenledger.settings import Settings
 from tokenledger.store import migrate
 from tokenledger.store.database import Database, DatabaseError, describe_database_error
@@ -307,6 +314,35 @@ def follow_source(database: Database, source: NewApiSource, interval: float, bat
         console.print("stopped following; run again with --follow to go on")
 
 
+@main.command()
+@click.option("--before", required=True, help="Delete logs created before this: a date, ISO date-time or Unix time.")
+@click.option("--batch-rows", type=click.IntRange(min=1, max=1_000_000), default=None, help="Logs per transaction.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@database_options
+@one_line_errors
+def prune(before: str, batch_rows: int | None, yes: bool, sql_dsn: str | None, log_sql_dsn: str | None) -> None:
+    """Delete old logs in small batches (usage history and charts keep their totals)."""
+    settings = load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)
+    target = timestamps.parse_moment("--before", before)
+    with open_database(settings) as db:
+        migrate.check_current(db)
+        when = datetime.fromtimestamp(target, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if not yes and not click.confirm(f"Delete {cleanup.estimate(db, target):,} logs created before {when}?"):
+            console.print("nothing deleted")
+            return
+        task = cleanup.start(db, target, "cli", running=True)
+        columns = (TextColumn("pruning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console, transient=False) as progress:
+            bar = progress.add_task("logs", total=task.estimated_total)
+            done = cleanup.run(
+                db,
+                task,
+                batch_rows=batch_rows or settings.log_cleanup_batch_rows,
+                on_batch=lambda n: progress.advance(bar, n),
+            )
+        console.print(f"deleted {done.deleted:,} logs created before {when} (task {done.id})")
+
+
 @main.group()
 def user() -> None:
     """User administration."""
@@ -321,3 +357,83 @@ def user_token(username: str, sql_dsn: str | None, log_sql_dsn: str | None) -> N
     with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as database:
         prepare_schema(database)
         console.print(accounts.issue_access_token_for(database, username))
+
+
+@contextmanager
+def export_sink(output: str) -> Iterator[IO[bytes]]:
+    """Standard output for `-`; otherwise a file written beside the target and renamed over it once
+    complete, so a failed or interrupted export never leaves a truncated file under the requested name."""
+    if output == "-":
+        yield sys.stdout.buffer
+        sys.stdout.buffer.flush()
+        return
+    target = Path(output)
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with partial.open("wb") as sink:
+            yield sink
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+@main.command("export")
+@click.option("--output", "-o", required=True, help="File to write, or - for standard output.")
+@click.option("--format", "export_format", type=click.Choice(["csv", "jsonl"], case_sensitive=False), default="csv")
+@click.option(
+    "--tz", default=None, help=f"Time zone of the CSV time column and of ISO dates: {timezones.HELP}. Default UTC."
+)
+@click.option("--type", "log_type", default=None, help="Log type: 0 all, 1 top-up, 2 consume, 3 manage, 4 system, …")
+@click.option("--start", default=None, help="From (inclusive): Unix seconds or ms, or an ISO date or date-time.")
+@click.option("--end", default=None, help="Up to (inclusive), as --start; a bare date means the end of that day.")
+@click.option("--username", default=None, help="Exact, or a LIKE pattern with %.")
+@click.option("--token-name", default=None, help="API key name, exact.")
+@click.option("--model-name", default=None, help="Exact, or a LIKE pattern with %.")
+@click.option("--channel", default=None, help="Channel id.")
+@click.option("--group", default=None, help="Group, exact.")
+@click.option("--request-id", default=None, help="Request id, exact.")
+@click.option("--upstream-request-id", default=None, help="Upstream request id, exact.")
+@database_options
+@one_line_errors
+def export_command(
+    output: str,
+    export_format: str,
+    tz: str | None,
+    log_type: str | None,
+    start: str | None,
+    end: str | None,
+    sql_dsn: str | None,
+    log_sql_dsn: str | None,
+    **text_filters: str | None,
+) -> None:
+    """Export logs (admin view, newest first, every matching row) as CSV or JSON Lines, with the filters of
+    GET /api/log/. Rows written while it runs may or may not be included."""
+    zone = timezones.parse(tz)
+    window = timestamps.parse_moment("--start", start, zone), timestamps.parse_moment("--end", end, zone, end=True)
+    if window[0] and window[1] and window[0] > window[1]:
+        raise Invalid("--start must not be after --end")
+    params = {"type": log_type, "start_timestamp": str(window[0]), "end_timestamp": str(window[1]), **text_filters}
+    filters = parse_filters({name: value for name, value in params.items() if value is not None}, Scope.ADMIN)
+    options = export.ExportOptions(format=ExportFormat(export_format.lower()), tz=zone)
+    # With the rows going to standard output, everything else goes to standard error.
+    report = errors if output == "-" else console
+    with open_database(load_settings(sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)) as db:
+        migrate.check_current(db)
+        total = export.count_rows(db, filters)
+        written = 0
+        columns = (TextColumn("export"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+        try:
+            with export_sink(output) as sink, Progress(*columns, console=report) as progress:
+                task = progress.add_task("rows", total=total)
+
+                def advance(rows: int) -> None:
+                    nonlocal written
+                    written += rows
+                    progress.advance(task, rows)
+
+                for chunk in export.stream_logs(db, filters, View.ADMIN, options, on_rows=advance):
+                    sink.write(chunk)
+        except KeyboardInterrupt:
+            errors.print("interrupted" if output == "-" else f"interrupted: {output} was not written", highlight=False)
+            sys.exit(130)
+    report.print(f"wrote {written:,} rows to {'standard output' if output == '-' else output}", highlight=False)

@@ -19,6 +19,7 @@ from tests.api.mgmt_helpers import fails, ok
 from tests.backends import Databases
 from tests.factories import PASSWORD, Account, make_key, make_user, record, root_account
 from tokenledger.app import create_app
+from tokenledger.services import cleanup
 from tokenledger.settings import Settings
 from tokenledger.store import migrate
 from tokenledger.store.database import Database
@@ -176,6 +177,19 @@ def _delete_channel(w: World) -> httpx.Response:
     return w.client.delete(f"/api/channel/{channel['id']}", headers=w.root.headers)
 
 
+def _finished_cleanup(w: World) -> httpx.Response:
+    task = cleanup.start(w.db, 1, "root", running=True)
+    cleanup.run(w.db, task)
+    return w.client.get(f"/api/system-task/{task.id}", headers=w.root.headers)
+
+
+def _start_cleanup(w: World) -> httpx.Response:
+    response = w.client.post("/api/system-task/log-cleanup", json={"target_timestamp": 1}, headers=w.root.headers)
+    # Finish it here (this app runs no background runner), so that later examples may start their own.
+    cleanup.CleanupRunner(w.db, retention_days=0, check_interval=60).run_once()
+    return response
+
+
 SUCCESS: dict[tuple[str, str], Call] = {
     ("GET", "/api/status"): lambda w: w.client.get("/api/status"),
     ("GET", "/api/log/"): _get("/api/log/"),
@@ -242,14 +256,37 @@ SUCCESS: dict[tuple[str, str], Call] = {
         f"/api/channel/{w.channel_id}", headers=w.root.headers
     ),
     ("DELETE", "/api/channel/{channel_id}"): _delete_channel,
+    ("GET", "/api/usage"): _get("/api/usage"),
+    ("GET", "/api/usage/"): _get("/api/usage/"),
+    ("GET", "/api/usage/self"): _get("/api/usage/self"),
+    ("POST", "/api/system-task/log-cleanup"): _start_cleanup,
+    ("GET", "/api/system-task/current"): _get("/api/system-task/current"),
+    ("GET", "/api/system-task/{task_id}"): _finished_cleanup,
+}
+
+
+# Routes whose success is a file, not an envelope (their failures are envelopes like everywhere else).
+STREAMED: dict[tuple[str, str], Call] = {
+    ("GET", "/api/log/export"): _get("/api/log/export"),
+    ("GET", "/api/log/self/export"): _get("/api/log/self/export", format="jsonl"),
 }
 
 
 def test_every_route_has_a_success_example() -> None:
     """A new route must come with an example here, so its success envelope is pinned too."""
-    missing = set(ROUTES) - set(SUCCESS)
+    missing = set(ROUTES) - set(SUCCESS) - set(STREAMED)
     assert not missing, f"add a success example for {sorted(missing)}"
-    assert not set(SUCCESS) - set(ROUTES), "examples for routes that no longer exist"
+    assert not (set(SUCCESS) | set(STREAMED)) - set(ROUTES), "examples for routes that no longer exist"
+
+
+@pytest.mark.parametrize("route", sorted(STREAMED), ids=route_id)
+def test_streamed_routes_answer_a_file(world: World, route: tuple[str, str]) -> None:
+    response = STREAMED[route](world)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith(("text/csv", "application/x-ndjson", "application/jsonl"))
+    assert "attachment" in response.headers["content-disposition"]
+    for marker in SECRET_MARKERS:
+        assert marker not in response.text
 
 
 @pytest.mark.parametrize("route", sorted(SUCCESS), ids=route_id)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.numbers import is_decimal
@@ -48,19 +49,31 @@ def now() -> int:
     return int(time.time())
 
 
-def parse_moment(name: str, raw: str) -> int:
-    """A moment typed by a person: Unix seconds or milliseconds, or an ISO date or date-time (`2026-10-01`,
-    `2026-10-01T08:00`, `2026-10-01 08:00:00+08:00`), taken as UTC unless it names an offset."""
-    text = raw.strip()
-    if is_decimal(text):
+def parse_moment(name: str, raw: str | None, tz: tzinfo = UTC, *, end: bool = False) -> int:
+    """A time filter given as Unix seconds or milliseconds, or as an ISO date or date-time (read in `tz`
+    unless it carries its own offset). A bare date as an `end` bound means the end of that day, so
+    `--start 2024-05-01 --end 2024-05-31` covers all of May. Returns Unix seconds; 0 when absent."""
+    text = (raw or "").strip()
+    if not text or is_decimal(text.removeprefix("-")):
         return parse(name, text)
     try:
-        moment = datetime.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
-        raise Invalid(
-            f"{name} must be a date (2026-10-01), a date-time (2026-10-01T08:00:00+08:00) or a Unix timestamp, "
-            f"got {raw!r}"
-        ) from None
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            raise Invalid(
+                f"{name} must be Unix seconds or milliseconds, or an ISO date or date-time such as 2024-05-01 "
+                f"or 2024-05-01T08:00:00+08:00; got {raw!r}"
+            ) from None
+    else:
+        # Wall-clock arithmetic: the last second of that local day, whatever its length.
+        moment = datetime(day.year, day.month, day.day, tzinfo=tz) + (
+            timedelta(days=1, seconds=-1) if end else timedelta()
+        )
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return parse(name, int(moment.timestamp()))
+        moment = moment.replace(tzinfo=tz)
+    seconds = math.floor(moment.timestamp())
+    if not 0 <= seconds < MILLISECONDS_THRESHOLD:
+        raise Invalid(f"{name} is out of range: {raw!r} is before 1970 or too far in the future")
+    return seconds

@@ -10,7 +10,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from tokenledger.domain.errors import Invalid
 
 _OFFSET = re.compile(r"^(?:UTC|GMT)?\s*([+-])(\d{1,2})(?::?(\d{2}))?$", re.IGNORECASE)
+_ZONE_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+)*")
 _MAX_NAME = 64
+HELP = "an IANA time zone name such as Asia/Shanghai, or a UTC offset such as +08:00, -0530, +8 or UTC+8"
 
 
 def parse(raw: str | None, name: str = "tz") -> tzinfo:
@@ -25,14 +27,12 @@ def parse(raw: str | None, name: str = "tz") -> tzinfo:
             raise Invalid(f"{name}: the UTC offset {text!r} is out of range (-14:00 to +14:00)")
         offset = timedelta(hours=hours, minutes=minutes)
         return timezone(-offset if sign == "-" else offset)
-    if len(text) <= _MAX_NAME and ".." not in text and not text.startswith("/"):
+    if len(text) <= _MAX_NAME and _ZONE_NAME.fullmatch(text):
         try:
             return ZoneInfo(text)
-        except (ZoneInfoNotFoundError, ValueError):
+        except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
-    raise Invalid(
-        f"{name}: unknown time zone {text!r}; give an IANA name such as Asia/Shanghai or a UTC offset such as +08:00"
-    )
+    raise Invalid(f"{name}: unknown time zone {text!r}; give {HELP}")
 
 
 def label(zone: tzinfo) -> str:
