@@ -66,7 +66,7 @@ def stream_logs(
     batch_rows = options.batch_rows or DEFAULT_BATCH_ROWS
     if batch_rows < 1:
         raise ValueError("batch_rows must be at least 1")
-    encoder = make_encoder(options.format, view, ledger._channel_names(db, view), options.tz)
+    encoder = make_encoder(options.format, view, ledger.channel_names(db, view), options.tz)
     batches = _batches(db, filters, batch_rows)
     first = next(batches, [])
 

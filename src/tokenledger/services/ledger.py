@@ -25,7 +25,8 @@ def scope_to_caller(filters: LogFilters, principal: Principal, key_scope: KeySco
     return filters.scoped_to_user(principal.user.id)
 
 
-def _channel_names(db: Database, view: View) -> dict[int, str]:
+def channel_names(db: Database, view: View) -> dict[int, str]:
+    """Channel names for the admin view (the user view shows none)."""
     if view is View.USER:
         return {}
     with db.read() as conn:
@@ -40,13 +41,13 @@ def has_logs(db: Database) -> bool:
 def list_logs(db: Database, filters: LogFilters, page: PageRequest, view: View) -> Page[dict[str, Any]]:
     with db.read_logs() as conn:
         found = logs.list_page(conn, filters, page)
-    return found.with_items(render(found.items, view, _channel_names(db, view), found.first_position))
+    return found.with_items(render(found.items, view, channel_names(db, view), found.first_position))
 
 
 def recent_logs(db: Database, filters: LogFilters, limit: int, view: View) -> list[dict[str, Any]]:
     with db.read_logs() as conn:
         entries = logs.list_recent(conn, filters, limit)
-    return render(entries, view, _channel_names(db, view))
+    return render(entries, view, channel_names(db, view))
 
 
 def log_stat(db: Database, filters: LogFilters) -> LogStat:
@@ -58,7 +59,7 @@ def search_logs(db: Database, keyword: str, view: View, scope: LogFilters) -> li
     """The newest 100 rows matching the keyword within `scope` (empty filters: every row)."""
     with db.read_logs() as conn:
         entries = logs.search(conn, keyword, SEARCH_LIMIT, scope)
-    return render(entries, view, _channel_names(db, view))
+    return render(entries, view, channel_names(db, view))
 
 
 def usage_data(
