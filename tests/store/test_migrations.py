@@ -128,7 +128,9 @@ def test_rollups_are_filled_from_the_logs_already_stored(fresh_db: Database) -> 
     migrate.upgrade(fresh_db, "0002")
     entries = sample_entries(random.Random(9), 300)
     with fresh_db.write_logs() as conn:
-        conn.execute(insert(schema.logs), [logs._values(entry) for entry in entries])
+        conn.execute(
+            insert(schema.logs), [dict(zip(logs._COLUMNS, logs._values(entry), strict=True)) for entry in entries]
+        )
     migrate.upgrade(fresh_db)
     with fresh_db.read_logs() as conn:
         assert logs.count(conn, LogFilters()) == 300

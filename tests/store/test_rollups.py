@@ -130,7 +130,7 @@ def test_the_write_path_fills_exactly_the_scopes_reads_use() -> None:
     """The writer's unrolled keys and the scope definitions the readers use must describe the same rows."""
     entry = sample_entries(random.Random(8), 1)[0]
     rows = rollups._rollup_rows(rollups._groups([entry]))
-    written = {(row["scope"], row["key1"], row["key2"], row["key_text"]) for row in rows}
+    written = {row[:4] for row in rows}
     declared = {(scope.code, *scope.key_of(entry)) for scope in rollups.SCOPES}
     assert written == declared
     assert len(declared) == len(rollups.SCOPES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -20,6 +21,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
+from sqlalchemy.engine import Dialect
 
 from tokenledger.store import schema
 
@@ -94,50 +96,72 @@ def _mysql_min_token_size(conn: Connection) -> int:
     return int(cached)
 
 
-def _executemany(conn: Connection, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """Run an INSERT-like statement for many rows through the driver's executemany, compiled once:
-    SQLAlchemy's per-row parameter processing costs more than the database's own work at ingest rates.
-    Every row must have the same keys, and values must already be plain Python types the driver accepts."""
-    compiled = statement.compile(dialect=conn.dialect)
-    if compiled.positional:
-        order = compiled.positiontup or []
-        conn.exec_driver_sql(compiled.string, [tuple(row[name] for name in order) for row in rows])
-    else:
-        conn.exec_driver_sql(compiled.string, list(rows))
+Row = tuple[Any, ...]
 
 
-def bulk_insert(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many rows (see `_executemany`)."""
-    if rows:
-        _executemany(conn, insert(table).values({name: bindparam(name) for name in rows[0]}), rows)
-
-
-def upsert_add(
-    conn: Connection,
-    table: Table,
-    rows: Sequence[dict[str, Any]],
-    key: Sequence[str],
-    added: Sequence[str],
-) -> None:
-    """Insert rows, or on a conflict of `key` add each `added` column to the stored value (see
-    `_executemany` for what rows must look like)."""
-    if not rows:
-        return
-    values: dict[str, Any] = {name: bindparam(name) for name in rows[0]}
-    dialect = conn.dialect.name
+@lru_cache(maxsize=64)
+def _compiled(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...]
+) -> Any:
+    """An INSERT of `columns` (an upsert adding the `added` columns on a conflict of `key`, when `key` is
+    given), compiled once per engine and shape."""
+    values: dict[str, Any] = {name: bindparam(name) for name in columns}
     statement: Any
-    if dialect == "sqlite":
+    if not key:
+        statement = insert(table).values(values)
+    elif dialect.name == "sqlite":
         sqlite_stmt = sqlite.insert(table).values(values)
         updates = {name: table.c[name] + sqlite_stmt.excluded[name] for name in added}
         statement = sqlite_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
-    elif dialect == "postgresql":
+    elif dialect.name == "postgresql":
         pg_stmt = postgresql.insert(table).values(values)
         updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
         statement = pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
     else:
         my_stmt = mysql.insert(table).values(values)
         statement = my_stmt.on_duplicate_key_update({name: table.c[name] + my_stmt.inserted[name] for name in added})
-    _executemany(conn, statement, rows)
+    return statement.compile(dialect=dialect)
+
+
+def _executemany(conn: Connection, compiled: Any, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
+    """Run a compiled INSERT-like statement for many rows through the driver's executemany: SQLAlchemy's
+    per-row parameter processing costs more than the database's own work at ingest rates. Rows are tuples
+    in `columns` order holding plain Python values the driver accepts."""
+    if compiled.positional:
+        order = tuple(compiled.positiontup or ())
+        if order != columns:
+            index = [columns.index(name) for name in order]
+            rows = [tuple(row[i] for i in index) for row in rows]
+        conn.exec_driver_sql(compiled.string, list(rows))
+    else:
+        conn.exec_driver_sql(compiled.string, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
+    """Insert many rows, tuples in `columns` order (see `_executemany`)."""
+    if rows:
+        names = tuple(columns)
+        _executemany(conn, _compiled(conn.dialect, table, names, (), ()), names, rows)
+
+
+def upsert_add(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Row],
+    key: Sequence[str],
+    added: Sequence[str],
+) -> None:
+    """Insert rows (tuples in `columns` order, `key` columns first), or on a conflict of `key` add each
+    `added` column to the stored value."""
+    if not rows:
+        return
+    if conn.dialect.name != "sqlite":
+        # One order for every writer, so concurrent transactions never take row locks in opposite orders.
+        # (SQLite's writers run one at a time.)
+        rows = sorted(rows)
+    names = tuple(columns)
+    _executemany(conn, _compiled(conn.dialect, table, names, tuple(key), tuple(added)), names, rows)
 
 
 def last_log_id(conn: Connection) -> int:

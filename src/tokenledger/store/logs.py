@@ -81,28 +81,52 @@ def _entry(row: Row[Any]) -> LogEntry:
     )
 
 
-def _values(entry: LogEntry) -> dict[str, Any]:
-    return {
-        "user_id": entry.user_id,
-        "created_at": entry.created_at,
-        "type": int(entry.type),
-        "content": entry.content,
-        "username": entry.username,
-        "token_name": entry.token_name,
-        "model_name": entry.model_name,
-        "quota": entry.quota,
-        "prompt_tokens": entry.prompt_tokens,
-        "completion_tokens": entry.completion_tokens,
-        "use_time": entry.use_time,
-        "is_stream": entry.is_stream,
-        "channel_id": entry.channel,
-        "token_id": entry.token_id,
-        "group": entry.group,
-        "ip": entry.ip,
-        "request_id": entry.request_id,
-        "upstream_request_id": entry.upstream_request_id,
-        "other": entry.other,
-    }
+_COLUMNS = (
+    "user_id",
+    "created_at",
+    "type",
+    "content",
+    "username",
+    "token_name",
+    "model_name",
+    "quota",
+    "prompt_tokens",
+    "completion_tokens",
+    "use_time",
+    "is_stream",
+    "channel_id",
+    "token_id",
+    "group",
+    "ip",
+    "request_id",
+    "upstream_request_id",
+    "other",
+)
+
+
+def _values(entry: LogEntry) -> tuple[Any, ...]:
+    """A row of _COLUMNS."""
+    return (
+        entry.user_id,
+        entry.created_at,
+        int(entry.type),
+        entry.content,
+        entry.username,
+        entry.token_name,
+        entry.model_name,
+        entry.quota,
+        entry.prompt_tokens,
+        entry.completion_tokens,
+        entry.use_time,
+        entry.is_stream,
+        entry.channel,
+        entry.token_id,
+        entry.group,
+        entry.ip,
+        entry.request_id,
+        entry.upstream_request_id,
+        entry.other,
+    )
 
 
 def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
@@ -112,7 +136,7 @@ def insert_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
         return 0
     # Writers hold the write lock (BEGIN IMMEDIATE on SQLite), so the new rows are exactly those above this id.
     after_id = _dialect.last_log_id(conn)
-    _dialect.bulk_insert(conn, logs, [_values(entry) for entry in entries])
+    _dialect.bulk_insert(conn, logs, _COLUMNS, [_values(entry) for entry in entries])
     _dialect.index_new_logs(conn, after_id)
     usage.add_consumption(conn, entries)
     rollups.add(conn, entries)
@@ -124,7 +148,7 @@ def copy_logs(conn: Connection, entries: Sequence[LogEntry]) -> int:
     hourly usage table, in the caller's transaction. Returns the number of rows inserted."""
     if not entries:
         return 0
-    _dialect.bulk_insert(conn, logs, [_values(entry) | {"id": entry.id} for entry in entries])
+    _dialect.bulk_insert(conn, logs, ("id", *_COLUMNS), [(entry.id, *_values(entry)) for entry in entries])
     _dialect.index_logs(conn, [entry.id for entry in entries])
     _dialect.follow_explicit_ids(conn, logs)
     usage.add_consumption(conn, entries)

@@ -108,8 +108,12 @@ def _groups(entries: Sequence[LogEntry]) -> dict[_Group, list[int]]:
     return groups
 
 
-def _rollup_rows(groups: dict[_Group, list[int]]) -> list[dict[str, Any]]:
-    """Each group folded into its scopes."""
+_ROLLUP_KEY = ("scope", "key1", "key2", "key_text", "hour", "type")
+_USAGE_KEY = ("hour", "user_id", "token_id", "channel_id", "model_name", "group", "type", "token_name")
+
+
+def _rollup_rows(groups: dict[_Group, list[int]]) -> list[tuple[Any, ...]]:
+    """Each group folded into its scopes: rows of _ROLLUP_KEY + _SUMMED."""
     rows: dict[tuple[int, int, int, str, int, int], list[int]] = {}
     for (user, token, channel, username, token_name, model, group, hour, kind), sums in groups.items():
         for key in (
@@ -126,59 +130,30 @@ def _rollup_rows(groups: dict[_Group, list[int]]) -> list[dict[str, Any]]:
         ):
             total = rows.get(key)
             if total is None:
-                rows[key] = list(sums)
+                rows[key] = sums.copy()
             else:
                 total[0] += sums[0]
                 total[1] += sums[1]
                 total[2] += sums[2]
                 total[3] += sums[3]
-    # A stable order keeps concurrent writers from taking row locks in opposite orders.
+    return [(*key, *sums) for key, sums in rows.items()]
+
+
+def _usage_rows(groups: dict[_Group, list[int]]) -> list[tuple[Any, ...]]:
+    """Rows of _USAGE_KEY + _SUMMED."""
     return [
-        {
-            "scope": key[0],
-            "key1": key[1],
-            "key2": key[2],
-            "key_text": key[3],
-            "hour": key[4],
-            "type": key[5],
-            "count": sums[0],
-            "quota": sums[1],
-            "prompt_tokens": sums[2],
-            "completion_tokens": sums[3],
-        }
-        for key, sums in sorted(rows.items())
+        (hour, user, token, channel, model, group, kind, token_name, *sums)
+        for (user, token, channel, _username, token_name, model, group, hour, kind), sums in groups.items()
     ]
-
-
-def _usage_rows(groups: dict[_Group, list[int]]) -> list[dict[str, Any]]:
-    return [
-        {
-            "hour": hour,
-            "user_id": user,
-            "token_id": token,
-            "channel_id": channel,
-            "model_name": model,
-            "group": group,
-            "type": kind,
-            "token_name": token_name,
-            "count": sums[0],
-            "quota": sums[1],
-            "prompt_tokens": sums[2],
-            "completion_tokens": sums[3],
-        }
-        for (user, token, channel, _username, token_name, model, group, hour, kind), sums in sorted(groups.items())
-    ]
-
-
-_USAGE_KEY = ("hour", "user_id", "token_id", "channel_id", "model_name", "group", "type", "token_name")
 
 
 def add(conn: Connection, entries: Sequence[LogEntry]) -> None:
     """Count new logs. Call in the transaction that inserts them."""
     groups = _groups(entries)
-    rollup_key = ("scope", "key1", "key2", "key_text", "hour", "type")
-    _dialect.upsert_add(conn, log_rollups, _rollup_rows(groups), key=rollup_key, added=_SUMMED)
-    _dialect.upsert_add(conn, usage_hourly, _usage_rows(groups), key=_USAGE_KEY, added=_SUMMED)
+    rollup_columns = (*_ROLLUP_KEY, *_SUMMED)
+    _dialect.upsert_add(conn, log_rollups, rollup_columns, _rollup_rows(groups), key=_ROLLUP_KEY, added=_SUMMED)
+    usage_columns = (*_USAGE_KEY, *_SUMMED)
+    _dialect.upsert_add(conn, usage_hourly, usage_columns, _usage_rows(groups), key=_USAGE_KEY, added=_SUMMED)
 
 
 def pruned_before(conn: Connection) -> int:

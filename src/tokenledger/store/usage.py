@@ -57,12 +57,15 @@ def add_buckets(conn: Connection, buckets: Sequence[UsageBucket]) -> None:
     _add_rows(conn, rows)
 
 
+_COLUMNS = ("user_id", "model_name", "created_at", "username", "count", "quota", "token_used")
+
+
 def _add_rows(conn: Connection, buckets: dict[tuple[int, str, int], dict[str, Any]]) -> None:
-    # A stable order keeps concurrent writers from taking row locks in opposite orders.
-    rows = [buckets[key] for key in sorted(buckets)]
+    rows = [tuple(bucket[name] for name in _COLUMNS) for bucket in buckets.values()]
     _dialect.upsert_add(
         conn,
         quota_data,
+        _COLUMNS,
         rows,
         key=("user_id", "model_name", "created_at"),
         added=("count", "quota", "token_used"),
