@@ -364,6 +364,32 @@ def test_csv_fast_cost_path_agrees_with_format_cost() -> None:
     assert [row["cost_usd"] for row in rows] == [format_cost(quota) for quota in quotas]
 
 
+@pytest.mark.parametrize(
+    "zone",
+    [UTC, ZoneInfo("Europe/London"), ZoneInfo("Australia/Lord_Howe"), ZoneInfo("Africa/Monrovia")],
+    ids=str,
+)
+def test_csv_time_column_agrees_with_datetime(zone: tzinfo) -> None:
+    # Across a daylight-saving change, and in 1970 Monrovia's offset with seconds (no cached minutes).
+    seconds = [*range(1_711_846_800 + 5400, 1_711_846_800 - 5400, -37), *range(3000, 0, -7)]
+    rows = csv_rows(CsvEncoder(View.ADMIN, {}, zone), [entry(created_at=second) for second in seconds])
+    assert [row["time"] for row in rows] == [reference_time(second, zone) for second in seconds]
+
+
+@pytest.mark.parametrize("export_format", list(ExportFormat))
+@pytest.mark.parametrize("view", [View.ADMIN, View.USER])
+def test_is_stream_read_as_0_or_1_is_exported_as_a_boolean(export_format: ExportFormat, view: View) -> None:
+    rows = values([entry(id=1, is_stream=True), entry(id=2, is_stream=False)])
+    from_ints = [(*row[:12], int(row[12]), *row[13:]) for row in rows]  # as SQLite and MySQL return it
+    encoder = make_encoder(export_format, view, {3: "azure-east"}, UTC)
+    text = encoder.encode(from_ints, 1)
+    assert text == encoder.encode(rows, 1)
+    if export_format is ExportFormat.JSONL:
+        assert [json.loads(line)["is_stream"] for line in text.splitlines()] == [True, False]
+    else:
+        assert [cells[CSV_COLUMNS.index("is_stream")] for cells in parse_csv(text)] == ["true", "false"]
+
+
 def test_csv_batches_concatenate_into_one_document() -> None:
     encoder = CsvEncoder(View.USER, {}, UTC)
     entries = [entry(id=n, created_at=1_700_000_000 - n) for n in range(10)]

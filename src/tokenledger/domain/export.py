@@ -7,6 +7,7 @@ import json
 import re
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import suppress
 from datetime import datetime, timedelta, tzinfo
 from enum import Enum
 from typing import Protocol
@@ -15,10 +16,11 @@ from tokenledger.domain.errors import Invalid
 from tokenledger.domain.log import LogEntry, View, strip_admin_keys, to_row, to_user_row
 from tokenledger.domain.numbers import QUOTA_PER_UNIT
 
-# A log's fields as a plain tuple in `LogEntry`'s field order, so that `LogEntry(*values)` is the entry.
-# An export reads rows as these: at export volumes, building a 20-field frozen dataclass per row costs as
-# much as formatting the row.
-LogValues = tuple[int, int, int, int, str, str, str, str, int, int, int, int, bool, int, int, str, str, str, str, str]
+# A log's fields as a plain tuple in `LogEntry`'s field order, as the database driver returns them: an
+# export reads rows as these, since at export volumes building a 20-field frozen dataclass per row costs as
+# much as formatting the row. `is_stream` is a bool, or 0/1 from drivers without booleans (SQLite, MySQL);
+# `_entry` turns a row into its `LogEntry`.
+LogValues = tuple[int, int, int, int, str, str, str, str, int, int, int, int, int, int, int, str, str, str, str, str]
 
 # §3's fields, with `time` (human-readable `created_at`) and `cost_usd` (quota in dollars) added.
 CSV_COLUMNS = (
@@ -95,17 +97,20 @@ def format_cost(quota: int, quota_per_unit: int = QUOTA_PER_UNIT) -> str:
 
 
 _TWO_DIGITS = tuple(f"{number:02d}" for number in range(60))
-# Past this many cached minutes the cache starts over: an export visits the minutes in order, once each.
+# Past this many cached hours or minutes a cache starts over: an export visits them in order, once each.
 _MAX_CACHED = 4096
 
 
 class LocalTime:
     """Formats Unix seconds as `YYYY-MM-DD HH:MM:SS` in a time zone, fast: the zone's offset is looked up
-    once per UTC hour and each local minute is formatted once, so most rows cost two dict lookups."""
+    once per UTC hour and each minute is formatted once, so most rows cost a dict lookup and a
+    concatenation. CsvEncoder's loop does what `__call__` does, inline."""
 
     def __init__(self, tz: tzinfo) -> None:
         self.tz = tz
         self._offsets: dict[int, int | None] = {}
+        # UTC minute (Unix seconds // 60) → its local `YYYY-MM-DD HH:MM:`, or "" when its seconds do not all
+        # fall in one local minute (an offset with seconds, a change of offset, a date beyond `datetime`).
         self._minutes: dict[int, str] = {}
 
     def _offset(self, hour: int) -> int | None:
@@ -116,8 +121,14 @@ class LocalTime:
             return None
         return int(first.total_seconds())
 
-    def __call__(self, seconds: int) -> str:
-        hour = seconds // 3600
+    def prefix(self, minute: int) -> str:
+        """The local `YYYY-MM-DD HH:MM:` shared by every second of a UTC minute (Unix seconds // 60), or ""
+        when they share none: the time is `prefix(seconds // 60) + f"{seconds % 60:02d}"`, or else
+        `exactly(seconds)`."""
+        known = self._minutes.get(minute)
+        if known is not None:
+            return known
+        hour = minute // 60
         try:
             offset = self._offsets[hour]
         except KeyError:
@@ -126,20 +137,27 @@ class LocalTime:
             try:
                 offset = self._offsets[hour] = self._offset(hour)
             except (OverflowError, ValueError, OSError):
-                return ""  # beyond what datetime can represent in this zone
-        if offset is None:  # an hour in which the clocks change
+                offset = None
+        text = ""
+        if offset is not None and offset % 60 == 0:
+            with suppress(OverflowError):  # beyond what datetime can represent
+                text = f"{datetime(1970, 1, 1) + timedelta(minutes=minute + offset // 60):%Y-%m-%d %H:%M}:"
+        if len(self._minutes) >= _MAX_CACHED:
+            self._minutes.clear()
+        self._minutes[minute] = text
+        return text
+
+    def exactly(self, seconds: int) -> str:
+        """The time computed by `datetime` alone ("" beyond what it can represent in this zone)."""
+        try:
             return datetime.fromtimestamp(seconds, self.tz).strftime("%Y-%m-%d %H:%M:%S")
-        minute, second = divmod(seconds + offset, 60)
-        prefix = self._minutes.get(minute)
-        if prefix is None:
-            if len(self._minutes) >= _MAX_CACHED:
-                self._minutes.clear()
-            try:
-                local = datetime(1970, 1, 1) + timedelta(minutes=minute)
-            except OverflowError:
-                return ""
-            prefix = self._minutes[minute] = f"{local:%Y-%m-%d %H:%M}:"
-        return prefix + _TWO_DIGITS[second]
+        except (OverflowError, ValueError, OSError):
+            return ""
+
+    def __call__(self, seconds: int) -> str:
+        minute, second = divmod(seconds, 60)
+        prefix = self.prefix(minute)
+        return prefix + _TWO_DIGITS[second] if prefix else self.exactly(seconds)
 
 
 class Encoder(Protocol):
@@ -149,6 +167,11 @@ class Encoder(Protocol):
     def header(self) -> str: ...
 
     def encode(self, rows: Sequence[LogValues], first_position: int) -> str: ...
+
+
+def _entry(values: LogValues) -> LogEntry:
+    """The entry of an export row, with `is_stream` a bool however the driver returned it."""
+    return LogEntry(*values[:12], bool(values[12]), *values[13:])
 
 
 class JsonlEncoder:
@@ -170,12 +193,16 @@ class JsonlEncoder:
         lines: list[str] = []
         # What `render` does, row by row: each entry and dict is gone before the next is built.
         for position, values in enumerate(rows, first_position):
-            entry = LogEntry(*values)
+            entry = _entry(values)
             lines.append(
                 dump(to_user_row(entry, position) if user_view else to_row(entry, names.get(entry.channel, "")))
             )
             lines.append("\n")
         return "".join(lines)
+
+
+def _text_cell(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 class CsvEncoder:
@@ -189,12 +216,17 @@ class CsvEncoder:
         self, view: View, channel_names: Mapping[int, str], tz: tzinfo, quota_per_unit: int = QUOTA_PER_UNIT
     ) -> None:
         self.view = view
-        self.channel_names = dict(channel_names)
         self.local_time = LocalTime(tz)
         self.quota_per_unit = quota_per_unit
         scale = 10**COST_DECIMALS
         # With New API's unit (500,000), a quota is a whole number of micro-dollars: quota * 2.
         self._micros_per_quota = scale // quota_per_unit if scale % quota_per_unit == 0 else 0
+        # The `channel_name` cell of each channel, ready to write (the user view has none).
+        self._name_cells = (
+            {}
+            if view is View.USER
+            else {channel: _text_cell(neutralize(name)) for channel, name in channel_names.items()}
+        )
 
     def header(self) -> str:
         return BOM + ",".join(CSV_COLUMNS) + "\r\n"
@@ -210,12 +242,16 @@ class CsvEncoder:
 
     def _rows(self, rows: Sequence[LogValues], first_position: int, *, neutralise: bool) -> str:
         # The hot loop of an export, written for speed (csv.writer alone costs ~4 µs a row here): each row
-        # is unpacked once and written by one f-string, and every helper is bound to a local.
+        # is unpacked once and written by one f-string, every helper is bound to a local, and the `time`
+        # cell is LocalTime's cached minute plus two digits, looked up here rather than through a call.
         local_time = self.local_time
+        minutes = local_time._minutes
+        two_digits = _TWO_DIGITS
         unit = self.quota_per_unit
         factor = self._micros_per_quota
         user_view = self.view is View.USER
-        names = {} if user_view else self.channel_names
+        name_cells = self._name_cells
+        no_name = '""'
         q, qq = '"', '""'
         lines: list[str] = []
         append = lines.append
@@ -242,28 +278,34 @@ class CsvEncoder:
             upstream_request_id,
             other,
         ) in rows:
-            channel_name = names.get(channel, "")
             if user_view:
                 log_id = position
+                position += 1
                 other = strip_admin_keys(other)
             if neutralise:
                 content, username, token_name, model_name = map(neutralize, (content, username, token_name, model_name))
-                channel_name, group, ip = map(neutralize, (channel_name, group, ip))
-                request_id, upstream_request_id, other = map(neutralize, (request_id, upstream_request_id, other))
+                group, ip, request_id, upstream_request_id = map(
+                    neutralize, (group, ip, request_id, upstream_request_id)
+                )
+                other = neutralize(other)
+            minute, second = divmod(created_at, 60)
+            prefix = minutes.get(minute)
+            if prefix is None:
+                prefix = local_time.prefix(minute)
+            when = prefix + two_digits[second] if prefix else local_time.exactly(created_at)
             if factor and quota >= 0:
                 whole, micros = divmod(quota * factor, 1_000_000)
                 cost = f"{whole}.{micros:06d}"
             else:
                 cost = format_cost(quota, unit)
             append(
-                f"{log_id},{user_id},{created_at},{local_time(created_at)},{log_type},"
+                f"{log_id},{user_id},{created_at},{when},{log_type},"
                 f'"{content.replace(q, qq)}","{username.replace(q, qq)}","{token_name.replace(q, qq)}",'
                 f'"{model_name.replace(q, qq)}",{quota},{cost},{prompt_tokens},{completion_tokens},'
-                f"{use_time},{'true' if is_stream else 'false'},{channel},"
-                f'"{channel_name.replace(q, qq)}",{token_id},"{group.replace(q, qq)}","{ip.replace(q, qq)}",'
-                f'"{request_id.replace(q, qq)}","{upstream_request_id.replace(q, qq)}","{other.replace(q, qq)}"\r\n'
+                f"{use_time},{'true' if is_stream else 'false'},{channel},{name_cells.get(channel, no_name)},"
+                f'{token_id},"{group.replace(q, qq)}","{ip.replace(q, qq)}","{request_id.replace(q, qq)}",'
+                f'"{upstream_request_id.replace(q, qq)}","{other.replace(q, qq)}"\r\n'
             )
-            position += 1
         return "".join(lines)
 
 

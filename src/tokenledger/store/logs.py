@@ -7,6 +7,7 @@ from dataclasses import fields
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, delete, func, or_, select
+from sqlalchemy.exc import DBAPIError
 
 from tokenledger.domain.export import LogValues
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
@@ -271,10 +272,22 @@ def list_batch(conn: Connection, filters: LogFilters, after: Cursor | None, limi
             logs.c.created_at <= after.created_at,
             or_(logs.c.created_at < after.created_at, logs.c.id < after.id),
         )
-    # Row by row rather than `.all()`: each Row is dropped as soon as it is copied, so a batch leaves only
-    # tuples of plain values behind, which the garbage collector stops tracking (5,000 live Rows a batch
-    # made the server spend a fifth of an export in full collections).
-    return cast("list[LogValues]", [tuple(row) for row in conn.execute(query)])
+    return cast("list[LogValues]", _driver_rows(conn, query))
+
+
+def _driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of a query as the driver's own tuples. SQLAlchemy still compiles (and caches) the
+    statement, but its per-row result processing (a Row and type processors per row) is skipped: at export
+    volumes it cost a quarter as much as the driver's fetch. So the values are the driver's: SQLite and
+    MySQL return booleans as 0/1. Raises DBAPIError, as `conn.execute` does."""
+    result = conn.execute(query)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        return list(result.cursor.fetchall())
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=conn.dialect) from exc
+    finally:
+        result.close()
 
 
 def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
