@@ -82,27 +82,10 @@ def _entry(row: Row[Any]) -> LogEntry:
     )
 
 
-_COLUMNS = (
-    "user_id",
-    "created_at",
-    "type",
-    "content",
-    "username",
-    "token_name",
-    "model_name",
-    "quota",
-    "prompt_tokens",
-    "completion_tokens",
-    "use_time",
-    "is_stream",
-    "channel_id",
-    "token_id",
-    "group",
-    "ip",
-    "request_id",
-    "upstream_request_id",
-    "other",
-)
+# Table columns in LogEntry's field order (its `channel` is the `channel_id` column).
+_ENTRY_COLUMN_NAMES = tuple("channel_id" if field.name == "channel" else field.name for field in fields(LogEntry))
+# What an insert writes: everything but the id the database assigns.
+_COLUMNS = _ENTRY_COLUMN_NAMES[1:]
 
 
 def _values(entry: LogEntry) -> tuple[Any, ...]:
@@ -257,7 +240,7 @@ def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEn
 
 
 # The columns of `LogEntry`, in the order of its fields (see LogValues).
-_ENTRY_COLUMNS = [logs.c["channel_id" if field.name == "channel" else field.name] for field in fields(LogEntry)]
+_ENTRY_COLUMNS = [logs.c[name] for name in _ENTRY_COLUMN_NAMES]
 
 
 def list_batch(conn: Connection, filters: LogFilters, after: Cursor | None, limit: int) -> list[LogValues]:
