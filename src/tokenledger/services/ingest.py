@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from tokenledger.domain import log, timestamps
 from tokenledger.domain.errors import Invalid
@@ -63,6 +63,9 @@ class LogRecord(BaseModel):
         if len(text) > log.MAX_OTHER:
             raise ValueError(f"is too long: at most {log.MAX_OTHER} characters")
         return text
+
+
+_RECORD_LIST = TypeAdapter(list[LogRecord])
 
 
 def parse_body(body: bytes) -> list[dict[str, Any]]:
@@ -124,57 +127,70 @@ def ingest(db: Database, body: bytes) -> int:
         return logs.insert_logs(log_conn, entries)
 
 
+def read_records(body: bytes) -> list[LogRecord]:
+    """The records of a request body, validated. A well-formed JSON array is parsed and validated in one
+    pass; anything else (NDJSON, or a body with a problem in it) goes record by record, which names the
+    problem. Raises Invalid."""
+    if body.lstrip()[:1] == b"[":
+        try:
+            records = _RECORD_LIST.validate_json(body)
+        except ValidationError:
+            pass
+        else:
+            if 0 < len(records) <= MAX_RECORDS:
+                return records
+    return validate_records(parse_body(body))
+
+
 def prepare(db: Database, body: bytes) -> list[LogEntry]:
     """The log rows a request body asks for: every record validated and its user resolved. Raises Invalid
     naming the first bad record; writes nothing."""
-    records = validate_records(parse_body(body))
+    records = read_records(body)
     now = timestamps.now()
     with db.read() as conn:
-        by_id: dict[int, Any] = {}
-        by_name: dict[str, Any] = {}
-        entries: list[LogEntry] = []
-        for index, record in enumerate(records):
-            if record.user_id is None and record.username is None:
-                raise Invalid(f"record {index}: user_id or username is required")
-            if record.user_id is not None:
-                user = by_id.get(record.user_id) or users.get(conn, record.user_id)
-                if user is None:
-                    raise Invalid(f"record {index}: user_id {record.user_id} does not exist")
-                if record.username is not None and record.username != user.username:
-                    raise Invalid(
-                        f"record {index}: username {record.username!r} does not match user_id {record.user_id}"
-                    )
-            else:
-                assert record.username is not None
-                user = by_name.get(record.username) or users.get_by_username(conn, record.username)
-                if user is None:
-                    raise Invalid(f"record {index}: username {record.username!r} does not exist")
-            by_id[user.id] = by_name[user.username] = user
-            created_at = now if record.created_at in (None, 0) else timestamps.normalize(record.created_at)
-            if created_at > timestamps.MAX_SECONDS:
-                raise Invalid(f"record {index}: created_at is past the year 9999")
-            entries.append(
-                LogEntry(
-                    id=0,
-                    user_id=user.id,
-                    created_at=created_at,
-                    type=record.type,
-                    content=record.content,
-                    username=user.username,
-                    token_name=record.token_name,
-                    model_name=record.model_name,
-                    quota=record.quota,
-                    prompt_tokens=record.prompt_tokens,
-                    completion_tokens=record.completion_tokens,
-                    use_time=record.use_time,
-                    is_stream=record.is_stream,
-                    channel=record.channel,
-                    token_id=record.token_id,
-                    group=record.group,
-                    ip=record.ip,
-                    request_id=record.request_id,
-                    upstream_request_id=record.upstream_request_id,
-                    other=str(record.other),
-                )
+        by_id = users.get_many(conn, {record.user_id for record in records if record.user_id is not None})
+        by_name = users.get_many_by_username(
+            conn, {record.username for record in records if record.user_id is None and record.username is not None}
+        )
+    entries: list[LogEntry] = []
+    for index, record in enumerate(records):
+        if record.user_id is not None:
+            user = by_id.get(record.user_id)
+            if user is None:
+                raise Invalid(f"record {index}: user_id {record.user_id} does not exist")
+            if record.username is not None and record.username != user.username:
+                raise Invalid(f"record {index}: username {record.username!r} does not match user_id {record.user_id}")
+        elif record.username is not None:
+            user = by_name.get(record.username)
+            if user is None:
+                raise Invalid(f"record {index}: username {record.username!r} does not exist")
+        else:
+            raise Invalid(f"record {index}: user_id or username is required")
+        created_at = now if record.created_at in (None, 0) else timestamps.normalize(record.created_at)
+        if created_at > timestamps.MAX_SECONDS:
+            raise Invalid(f"record {index}: created_at is past the year 9999")
+        entries.append(
+            LogEntry(
+                id=0,
+                user_id=user.id,
+                created_at=created_at,
+                type=record.type,
+                content=record.content,
+                username=user.username,
+                token_name=record.token_name,
+                model_name=record.model_name,
+                quota=record.quota,
+                prompt_tokens=record.prompt_tokens,
+                completion_tokens=record.completion_tokens,
+                use_time=record.use_time,
+                is_stream=record.is_stream,
+                channel=record.channel,
+                token_id=record.token_id,
+                group=record.group,
+                ip=record.ip,
+                request_id=record.request_id,
+                upstream_request_id=record.upstream_request_id,
+                other=str(record.other),
             )
+        )
     return entries
