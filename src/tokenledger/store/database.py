@@ -38,6 +38,8 @@ def describe_database_error(exc: DBAPIError) -> str:
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
+SQLITE_WRITER_CACHE_KIB = 64 * 1024
+SQLITE_CHECKPOINT_PAGES = 10_000
 CONNECT_TIMEOUT_SECONDS = 10
 POOL_SIZE = 10
 POOL_OVERFLOW = 20
@@ -67,6 +69,12 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         cursor.execute("PRAGMA synchronous=FULL")
         # LIKE patterns match case-sensitively, like `=` does (and like PostgreSQL), and may use indexes.
         cursor.execute("PRAGMA case_sensitive_like=ON")
+        if immediate:
+            # The writer touches a page of every index per row: keeping their hot pages in its own cache
+            # halves the cost of an insert on a large table. Checkpoints every ~40 MB of WAL rather than
+            # every 4 MB write a page changed by many batches once, not once per batch.
+            cursor.execute(f"PRAGMA cache_size=-{SQLITE_WRITER_CACHE_KIB}")
+            cursor.execute(f"PRAGMA wal_autocheckpoint={SQLITE_CHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
