@@ -57,7 +57,7 @@ def get_many_by_username(conn: Connection, usernames: Collection[str]) -> dict[s
 
 
 def _many(conn: Connection, column: Any, values: list[Any]) -> list[User]:
-    found = []
+    found: list[User] = []
     for start in range(0, len(values), _LOOKUP_CHUNK):
         chunk = values[start : start + _LOOKUP_CHUNK]
         found.extend(_user(row) for row in conn.execute(select(users).where(column.in_(chunk), _live)))
