@@ -24,6 +24,7 @@ from bench import database, dataset, load, measure, report, scenarios
 from bench.errors import BenchError
 from bench.server import Server
 from tokenledger.domain.errors import LedgerError
+from tokenledger.services import cleanup
 from tokenledger.store.database import Database
 
 HERE = Path(__file__).resolve().parent
@@ -79,6 +80,9 @@ def _prepare_dataset(
             console.print(
                 f"loaded {result.rows:,} rows in {result.seconds:,.1f} s ({result.rows_per_second:,.0f} rows/s)"
             )
+        # As a server's own upkeep would have by the time anyone reads (PostgreSQL's autovacuum may be off).
+        with console.status("refreshing the planner's statistics"):
+            cleanup.refresh_statistics(db)
         tokens = load.issue_tokens(db, [ids.users[plan.heavy], ids.users[plan.light]])
     finally:
         db.dispose()

@@ -157,6 +157,12 @@ def _maintain(db: Database, pause: float) -> None:
         time.sleep(pause)
 
 
+def refresh_statistics(db: Database) -> None:
+    """Upkeep after a bulk load or import: the planner's statistics of the log tables brought up to date."""
+    with db.write_logs() as conn:
+        _dialect.refresh_statistics(conn)
+
+
 def delete_now(db: Database, target: int, requested_by: str, *, batch_rows: int = BATCH_ROWS) -> int:
     """Delete every log created before `target` in the caller's thread; returns how many were deleted."""
     task = start(db, target, requested_by, running=True)

@@ -248,8 +248,20 @@ def maintain_after_deletion(conn: Connection) -> bool:
         assert driver is not None
         driver.executescript(f"PRAGMA incremental_vacuum({_VACUUM_PAGES});")
         return free > _VACUUM_PAGES
-    if dialect == "postgresql":
-        conn.exec_driver_sql("ANALYZE logs")
-        return False
-    conn.exec_driver_sql("ANALYZE TABLE logs").fetchall()
+    refresh_statistics(conn, ("logs",))
     return False
+
+
+# The tables whose row counts change with every batch of logs.
+_GROWING_TABLES = ("logs", "log_rollups", "usage_hourly", "quota_data")
+
+
+def refresh_statistics(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:
+    """Refresh the planner's statistics of `tables` on PostgreSQL and MySQL, as their background upkeep
+    does after enough changes (a bulk load outpaces it; PostgreSQL's autovacuum may be off). SQLite keeps
+    none here: its plans follow from the indexes' shapes alone."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+    elif dialect == "mysql":
+        conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(tables)}").fetchall()
