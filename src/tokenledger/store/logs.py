@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import fields, replace
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, delete, false, func, or_, select, union_all
 from sqlalchemy.exc import DBAPIError
 
 from tokenledger.domain.export import LogValues
@@ -159,8 +159,67 @@ def totals_by_user(conn: Connection, up_to_id: int, table: Table = logs) -> dict
     }
 
 
-def _select_rows(filters: LogFilters) -> Select[Any]:
-    return select(logs).where(*_conditions(filters)).order_by(*_ORDER)
+# A LIKE pattern that matches at most this many distinct values is read as one index range per value,
+# merged newest first: a page then costs (offset + size) rows per value, instead of every matching row
+# sorted (a common prefix matches millions).
+_PATTERN_VALUES = 32
+_PATTERN_DIMENSIONS = ("username", "model_name")
+
+
+def _after(cursor: Cursor | None) -> list[ColumnElement[bool]]:
+    """Rows after the cursor's row, newest first. The `<=` bound on its own gives every dialect an index
+    range to seek to; the OR only trims the rows of the cursor's second that were already read."""
+    if cursor is None:
+        return []
+    return [
+        logs.c.created_at <= cursor.created_at,
+        or_(logs.c.created_at < cursor.created_at, logs.c.id < cursor.id),
+    ]
+
+
+def _pattern_values(conn: Connection, filters: LogFilters) -> tuple[str, list[str]] | None:
+    """The one text filter given as a pattern and the values it matches, when few enough to read one by
+    one; None otherwise (no pattern, two patterns, or too many values)."""
+    patterns = [
+        (name, match.value)
+        for name in _PATTERN_DIMENSIONS
+        if (match := getattr(filters, name)) is not None and match.is_pattern
+    ]
+    if len(patterns) != 1:
+        return None
+    name, pattern = patterns[0]
+    values = rollups.values_like(conn, name, pattern, _PATTERN_VALUES)
+    return None if values is None else (name, values)
+
+
+def _newest(
+    conn: Connection,
+    filters: LogFilters,
+    *,
+    limit: int,
+    offset: int = 0,
+    after: Cursor | None = None,
+    columns: Sequence[Any] = (logs,),
+) -> Select[Any]:
+    """Matching rows newest first: `limit` of them from `offset` on, after the cursor's row when given."""
+    expanded = _pattern_values(conn, filters)
+    if expanded is None:
+        query = select(*columns).where(*_conditions(filters), *_after(after))
+        return query.order_by(*_ORDER).offset(offset).limit(limit)
+    name, values = expanded
+    if not values:
+        return select(*columns).where(false())
+    exact = replace(filters, username=None) if name == "username" else replace(filters, model_name=None)
+    parts = [
+        select(*columns)
+        .where(*_conditions(exact), logs.c[name] == value, *_after(after))
+        .order_by(*_ORDER)
+        .limit(offset + limit)
+        .subquery()
+        for value in values
+    ]
+    merged = union_all(*(select(part) for part in parts)).subquery()
+    return select(merged).order_by(merged.c.created_at.desc(), merged.c.id.desc()).offset(offset).limit(limit)
 
 
 def any_logs(conn: Connection, *, before: int | None = None) -> bool:
@@ -206,18 +265,11 @@ def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[
     """One page of matching rows, newest first, with the exact total. A cursor page continues after the
     cursor's row (keyset), whatever the depth; otherwise `p`/`page_size` select an offset page."""
     total = count(conn, filters)
-    query = _select_rows(filters).limit(page.page_size)
     if page.cursor is not None:
-        after = page.cursor
-        query = query.where(
-            or_(
-                logs.c.created_at < after.created_at,
-                and_(logs.c.created_at == after.created_at, logs.c.id < after.id),
-            )
-        )
-        first_position = after.position + 1
+        query = _newest(conn, filters, limit=page.page_size, after=page.cursor)
+        first_position = page.cursor.position + 1
     else:
-        query = query.offset(page.offset)
+        query = _newest(conn, filters, limit=page.page_size, offset=page.offset)
         first_position = page.offset + 1
     items = [_entry(row) for row in conn.execute(query)]
     next_cursor = None
@@ -236,7 +288,7 @@ def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[
 
 
 def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEntry]:
-    return [_entry(row) for row in conn.execute(_select_rows(filters).limit(limit))]
+    return [_entry(row) for row in conn.execute(_newest(conn, filters, limit=limit))]
 
 
 # The columns of `LogEntry`, in the order of its fields (see LogValues).
@@ -247,14 +299,7 @@ def list_batch(conn: Connection, filters: LogFilters, after: Cursor | None, limi
     """Up to `limit` matching rows, newest first, continuing after the cursor's row (keyset; its
     `position` is not used), as tuples in `LogEntry`'s field order: an export reads every matching row in
     batches of this."""
-    query = select(*_ENTRY_COLUMNS).where(*_conditions(filters)).order_by(*_ORDER).limit(limit)
-    if after is not None:
-        # The `<=` bound on its own gives every dialect an index range to seek to; the OR only trims the
-        # rows of the cursor's second that were already read.
-        query = query.where(
-            logs.c.created_at <= after.created_at,
-            or_(logs.c.created_at < after.created_at, logs.c.id < after.id),
-        )
+    query = _newest(conn, filters, limit=limit, after=after, columns=_ENTRY_COLUMNS)
     return cast("list[LogValues]", _driver_rows(conn, query))
 
 

@@ -180,6 +180,28 @@ def _text(column: Any, match: TextMatch | str) -> ColumnElement[bool]:
     return column == value  # type: ignore[no-any-return]
 
 
+def values_like(conn: Connection, dimension: str, pattern: str, limit: int) -> list[str] | None:
+    """The distinct values a text dimension (`username`, `model_name`, …) has had in any log that match
+    the LIKE `pattern`, in order; None when more than `limit` do. The rollups hold every value ever logged,
+    so this reads one index seek per value found, never the logs."""
+    scope = _BY_DIMENSIONS[frozenset((dimension,))]
+    where = [
+        log_rollups.c.scope == scope.code,
+        log_rollups.c.key1 == 0,
+        log_rollups.c.key2 == 0,
+        log_rollups.c.key_text.like(pattern, escape=LIKE_ESCAPE),
+    ]
+    found: list[str] = []
+    while True:
+        after = [log_rollups.c.key_text > found[-1]] if found else []
+        value = conn.execute(select(func.min(log_rollups.c.key_text)).where(*where, *after)).scalar()
+        if value is None:
+            return found
+        if len(found) == limit:
+            return None
+        found.append(str(value))
+
+
 def _scope_for(filters: LogFilters) -> _Scope | None:
     """The scope whose dimensions are exactly those the filters fix; None for any other combination and
     for request ids (which select a handful of rows through their own index)."""
