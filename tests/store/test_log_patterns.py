@@ -108,3 +108,14 @@ def test_only_a_single_pattern_with_few_values_is_read_value_by_value(loaded: Da
         assert logs._pattern_values(conn, LogFilters(model_name=TextMatch("gpt-4o"))) is None
         two = LogFilters(username=_pattern("user%"), model_name=_pattern("gpt%"))
         assert logs._pattern_values(conn, two) is None
+
+
+def test_a_pattern_beside_another_filter_reads_that_filters_index(loaded: Database) -> None:
+    def statement(filters: LogFilters) -> str:
+        with loaded.read_logs() as conn:
+            return str(logs._newest(conn, filters, limit=10).compile(conn))
+
+    assert "UNION ALL" in statement(LogFilters(model_name=_pattern("gpt-4o%")))
+    assert "UNION ALL" in statement(LogFilters(model_name=_pattern("gpt-4o%"), type=2, start_timestamp=START))
+    assert "UNION ALL" not in statement(LogFilters(model_name=_pattern("gpt-4o%"), user_id=3))
+    assert "UNION ALL" not in statement(LogFilters(username=_pattern("user%"), channel=1))

@@ -42,6 +42,14 @@ class TextMatch:
     value: str
     is_pattern: bool = False
 
+    @property
+    def literal_prefix(self) -> str:
+        """What every matching value starts with: the pattern up to its first `%`, unescaped."""
+        if not self.is_pattern:
+            return self.value
+        prefix = self.value.split("%", 1)[0]
+        return prefix.replace(LIKE_ESCAPE + "_", "_").replace(LIKE_ESCAPE * 2, LIKE_ESCAPE)
+
 
 @dataclass(frozen=True, slots=True)
 class LogFilters:

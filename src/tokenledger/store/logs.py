@@ -164,6 +164,7 @@ def totals_by_user(conn: Connection, up_to_id: int, table: Table = logs) -> dict
 # sorted (a common prefix matches millions).
 _PATTERN_VALUES = 32
 _PATTERN_DIMENSIONS = ("username", "model_name")
+_EXACT_DIMENSIONS = ("user_id", "token_id", "token_name", "channel", "group", "request_id", "upstream_request_id")
 
 
 def _after(cursor: Cursor | None) -> list[ColumnElement[bool]]:
@@ -181,7 +182,7 @@ def _pattern_values(conn: Connection, filters: LogFilters) -> tuple[str, list[st
     """The one text filter given as a pattern and the values it matches, when few enough to read one by
     one; None otherwise (no pattern, two patterns, or too many values)."""
     patterns = [
-        (name, match.value)
+        (name, match)
         for name in _PATTERN_DIMENSIONS
         if (match := getattr(filters, name)) is not None and match.is_pattern
     ]
@@ -190,6 +191,24 @@ def _pattern_values(conn: Connection, filters: LogFilters) -> tuple[str, list[st
     name, pattern = patterns[0]
     values = rollups.values_like(conn, name, pattern, _PATTERN_VALUES)
     return None if values is None else (name, values)
+
+
+def _without(filters: LogFilters, name: str) -> LogFilters:
+    """The filters less one of the _PATTERN_DIMENSIONS."""
+    return replace(filters, username=None) if name == "username" else replace(filters, model_name=None)
+
+
+def _matching(
+    conn: Connection, filters: LogFilters, *, with_time: bool = True, with_type: bool = True
+) -> list[ColumnElement[bool]]:
+    """_conditions, with a pattern replaced by the few values it matches when it can be: every engine then
+    seeks one index range per value, instead of reading every row under the pattern's prefix."""
+    expanded = _pattern_values(conn, filters)
+    if expanded is None:
+        return _conditions(filters, with_time=with_time, with_type=with_type)
+    name, values = expanded
+    exact = _without(filters, name)
+    return [*_conditions(exact, with_time=with_time, with_type=with_type), logs.c[name].in_(values)]
 
 
 def _newest(
@@ -201,15 +220,18 @@ def _newest(
     after: Cursor | None = None,
     columns: Sequence[Any] = (logs,),
 ) -> Select[Any]:
-    """Matching rows newest first: `limit` of them from `offset` on, after the cursor's row when given."""
-    expanded = _pattern_values(conn, filters)
+    """Matching rows newest first: `limit` of them from `offset` on, after the cursor's row when given.
+    A pattern alone is read value by value; beside another filter (a user, a key…), that filter's own index
+    read newest first finds the page sooner than values which may be rare or absent for it."""
+    fixed = [name for name in (*_EXACT_DIMENSIONS, *_PATTERN_DIMENSIONS) if getattr(filters, name) is not None]
+    expanded = _pattern_values(conn, filters) if len(fixed) == 1 else None
     if expanded is None:
         query = select(*columns).where(*_conditions(filters), *_after(after))
         return query.order_by(*_ORDER).offset(offset).limit(limit)
     name, values = expanded
     if not values:
         return select(*columns).where(false())
-    exact = replace(filters, username=None) if name == "username" else replace(filters, model_name=None)
+    exact = _without(filters, name)
     parts = [
         select(*columns)
         .where(*_conditions(exact), logs.c[name] == value, *_after(after))
@@ -232,7 +254,7 @@ def any_logs(conn: Connection, *, before: int | None = None) -> bool:
 
 def _raw_totals(conn: Connection, filters: LogFilters, types: Sequence[int] | None) -> rollups.Totals:
     """Count, quota and token sums over the matching rows themselves (`types` replaces the type filter)."""
-    where = _conditions(filters, with_type=False)
+    where = _matching(conn, filters, with_type=False)
     if types is not None:
         where.append(logs.c.type.in_(list(types)))
     row = conn.execute(
@@ -330,7 +352,7 @@ def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
         ).where(
             consume,
             logs.c.created_at >= now - RECENT_WINDOW_SECONDS,
-            *_conditions(filters, with_type=False, with_time=False),
+            *_matching(conn, filters, with_type=False, with_time=False),
         )
     ).one()
     return LogStat(quota=int(quota), rpm=int(recent[0]), tpm=int(recent[1]))

@@ -21,6 +21,7 @@ range holds next to none).
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -180,20 +181,25 @@ def _text(column: Any, match: TextMatch | str) -> ColumnElement[bool]:
     return column == value  # type: ignore[no-any-return]
 
 
-def values_like(conn: Connection, dimension: str, pattern: str, limit: int) -> list[str] | None:
+def values_like(conn: Connection, dimension: str, pattern: TextMatch, limit: int) -> list[str] | None:
     """The distinct values a text dimension (`username`, `model_name`, …) has had in any log that match
     the LIKE `pattern`, in order; None when more than `limit` do. The rollups hold every value ever logged,
-    so this reads one index seek per value found, never the logs."""
+    so this reads one index seek per value found (within the pattern's literal prefix), never the logs."""
     scope = _BY_DIMENSIONS[frozenset((dimension,))]
     where = [
         log_rollups.c.scope == scope.code,
         log_rollups.c.key1 == 0,
         log_rollups.c.key2 == 0,
-        log_rollups.c.key_text.like(pattern, escape=LIKE_ESCAPE),
+        log_rollups.c.key_text.like(pattern.value, escape=LIKE_ESCAPE),
     ]
+    prefix = pattern.literal_prefix
+    if prefix and prefix[-1] != chr(sys.maxunicode):
+        # Every table compares these texts code point by code point: the prefix's successor bounds it.
+        where.append(log_rollups.c.key_text < prefix[:-1] + chr(ord(prefix[-1]) + 1))
     found: list[str] = []
     while True:
-        after = [log_rollups.c.key_text > found[-1]] if found else []
+        # One lower bound only: given two, an engine may seek by the looser one and filter by the other.
+        after = [log_rollups.c.key_text > found[-1]] if found else [log_rollups.c.key_text >= prefix]
         value = conn.execute(select(func.min(log_rollups.c.key_text)).where(*where, *after)).scalar()
         if value is None:
             return found
