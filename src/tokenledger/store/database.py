@@ -40,6 +40,7 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 SQLITE_WRITER_CACHE_KIB = 64 * 1024
 SQLITE_CHECKPOINT_PAGES = 10_000
+SQLITE_READERS = 32
 CONNECT_TIMEOUT_SECONDS = 10
 POOL_SIZE = 10
 POOL_OVERFLOW = 20
@@ -51,16 +52,19 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     parsed = make_url(url)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    # Every request reads on its own thread: enough readers stay open that a burst of them does not open
+    # (and set up) a connection per request. An in-memory database has a pool of its own kind.
+    in_file = parsed.database not in (None, "", ":memory:")
+    pool = {"pool_size": SQLITE_READERS, "max_overflow": SQLITE_READERS} if in_file and not immediate else {}
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
         # Manage transactions ourselves (pysqlite's implicit BEGIN would defeat BEGIN IMMEDIATE).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        # Only takes effect on a new, empty file: lets a large deletion give its space back in small steps.
-        cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
-        cursor.execute("PRAGMA journal_mode=WAL")
         # Readers that never pause can keep the WAL from being reset; cap what it keeps after a checkpoint.
         cursor.execute(f"PRAGMA journal_size_limit={SQLITE_WAL_LIMIT_BYTES}")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
@@ -70,6 +74,11 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         # LIKE patterns match case-sensitively, like `=` does (and like PostgreSQL), and may use indexes.
         cursor.execute("PRAGMA case_sensitive_like=ON")
         if immediate:
+            # Settings of the file itself, made by the writer, which creates the schema: readers need not
+            # take a lock for them on every new connection. auto_vacuum only takes effect on a new, empty
+            # file: it lets a large deletion give its space back in small steps.
+            cursor.execute("PRAGMA auto_vacuum=INCREMENTAL")
+            cursor.execute("PRAGMA journal_mode=WAL")
             # The writer touches a page of every index per row: keeping their hot pages in its own cache
             # halves the cost of an insert on a large table. Checkpoints every ~40 MB of WAL rather than
             # every 4 MB write a page changed by many batches once, not once per batch.
