@@ -253,7 +253,7 @@ def maintain_after_deletion(conn: Connection) -> bool:
 
 
 # The tables whose row counts change with every batch of logs.
-_GROWING_TABLES = ("logs", "log_rollups", "usage_hourly", "quota_data")
+_GROWING_TABLES = ("logs", "log_rollups", "usage_hourly", "quota_data", "quota_data_models")
 
 
 def refresh_statistics(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:

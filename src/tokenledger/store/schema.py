@@ -187,6 +187,23 @@ quota_data = Table(
     **MYSQL_TABLE,
 )
 
+# quota_data summed over users: one row per model and hour, kept in the same transaction as quota_data
+# (see tokenledger.store.usage), so that an admin's hourly data for all users reads one row per model and
+# hour instead of summing every user's rows. Clustered by hour, so a time window is one range, already in
+# the order the data endpoint returns.
+quota_data_models = Table(
+    "quota_data_models",
+    log_metadata,
+    Column("model_name", Name(log.MAX_MODEL_NAME), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("token_used", BigInteger, nullable=False, server_default="0"),
+    Column("count", BigInteger, nullable=False, server_default="0"),
+    Column("quota", BigInteger, nullable=False, server_default="0"),
+    PrimaryKeyConstraint("created_at", "model_name"),
+    sqlite_with_rowid=False,
+    **MYSQL_TABLE,
+)
+
 # Hourly totals of logs per scope (a combination of filter dimensions), kept in the same transaction as
 # the logs: see tokenledger.store.rollups. Clustered by its key, so one key's hours are adjacent.
 log_rollups = Table(

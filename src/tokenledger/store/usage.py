@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.domain.usage import UsageBucket
 from tokenledger.store import _dialect
-from tokenledger.store.schema import quota_data
+from tokenledger.store.schema import quota_data, quota_data_models
 
 HOUR = 3600
 
@@ -58,9 +58,13 @@ def add_buckets(conn: Connection, buckets: Sequence[UsageBucket]) -> None:
 
 
 _COLUMNS = ("user_id", "model_name", "created_at", "username", "count", "quota", "token_used")
+_MODEL_KEY = ("created_at", "model_name")
+_SUMMED = ("count", "quota", "token_used")
 
 
 def _add_rows(conn: Connection, buckets: dict[tuple[int, str, int], dict[str, Any]]) -> None:
+    """Add the buckets to quota_data and, summed over their users, to quota_data_models: every change to
+    the one is made to the other in the same transaction, so the two always agree."""
     rows = [tuple(bucket[name] for name in _COLUMNS) for bucket in buckets.values()]
     _dialect.upsert_add(
         conn,
@@ -68,7 +72,23 @@ def _add_rows(conn: Connection, buckets: dict[tuple[int, str, int], dict[str, An
         _COLUMNS,
         rows,
         key=("user_id", "model_name", "created_at"),
-        added=("count", "quota", "token_used"),
+        added=_SUMMED,
+    )
+    models: dict[tuple[int, str], list[int]] = {}
+    for bucket in buckets.values():
+        key = (bucket["created_at"], bucket["model_name"])
+        sums = models.get(key)
+        if sums is None:
+            sums = models[key] = [0] * len(_SUMMED)
+        for i, name in enumerate(_SUMMED):
+            sums[i] += bucket[name]
+    _dialect.upsert_add(
+        conn,
+        quota_data_models,
+        (*_MODEL_KEY, *_SUMMED),
+        [(*key, *sums) for key, sums in models.items()],
+        key=_MODEL_KEY,
+        added=_SUMMED,
     )
 
 
@@ -82,12 +102,8 @@ def list_buckets(
 ) -> list[UsageBucket]:
     """Buckets whose hour start lies in [start, end] (0 = unbounded). With a user or username, that user's
     buckets per model and hour (with user fields for a username query); otherwise summed over users."""
-    conditions = []
-    if start:
-        conditions.append(quota_data.c.created_at >= start)
-    if end:
-        conditions.append(quota_data.c.created_at <= end)
     if user_id is not None or username is not None:
+        conditions = _window(quota_data.c.created_at, start, end)
         if user_id is not None:
             conditions.append(quota_data.c.user_id == user_id)
         if username is not None:
@@ -111,25 +127,30 @@ def list_buckets(
             )
             for row in conn.execute(query).mappings()
         ]
+    # Summed over users: quota_data_models holds those sums, one row per model and hour, and a window is one
+    # range of its primary key, read in the order returned.
     summed = (
-        select(
-            quota_data.c.model_name,
-            quota_data.c.created_at,
-            func.sum(quota_data.c.count).label("count"),
-            func.sum(quota_data.c.quota).label("quota"),
-            func.sum(quota_data.c.token_used).label("token_used"),
-        )
-        .where(*conditions)
-        .group_by(quota_data.c.model_name, quota_data.c.created_at)
-        .order_by(quota_data.c.created_at, quota_data.c.model_name)
+        select(quota_data_models)
+        .where(*_window(quota_data_models.c.created_at, start, end))
+        .order_by(quota_data_models.c.created_at, quota_data_models.c.model_name)
     )
     return [
         UsageBucket(
             model_name=row["model_name"],
             created_at=row["created_at"],
-            count=int(row["count"]),
-            quota=int(row["quota"]),
-            token_used=int(row["token_used"]),
+            count=row["count"],
+            quota=row["quota"],
+            token_used=row["token_used"],
         )
         for row in conn.execute(summed).mappings()
     ]
+
+
+def _window(created_at: ColumnElement[int], start: int, end: int) -> list[ColumnElement[bool]]:
+    """Conditions for an hour start in [start, end] (0 = unbounded)."""
+    conditions: list[ColumnElement[bool]] = []
+    if start:
+        conditions.append(created_at >= start)
+    if end:
+        conditions.append(created_at <= end)
+    return conditions
