@@ -178,7 +178,6 @@ def run(options: dict[str, Any]) -> dict[str, Any] | None:
         busy_channel=ids.channels[0],
     )
     out_dir: Path = options["out"]
-    bodies = dataset.extra_batches(plan, ids, seed + 1, options["ingest_batches"], INGEST_BATCH)
     admin = scenarios.bearer(load.ROOT_ACCESS_TOKEN)
     result: dict[str, Any] = {
         "backend": target.backend,
@@ -195,8 +194,12 @@ def run(options: dict[str, Any]) -> dict[str, Any] | None:
         Server(target.url, load.ROOT_ACCESS_TOKEN, out_dir / f"{target.backend}-{rows}.server.log") as server,
         httpx.Client(base_url=server.base_url, timeout=measure.TIMEOUT) as client,
     ):
-        # Ingest rows of an interrupted earlier run (dated before the dataset) would skew the totals.
-        client.delete("/api/log/", params={"target_timestamp": dataset.DATASET_START}, headers=admin)
+        ingest_hour = _ingest_hour(target)
+        if database.count_logs(target, 0) > rows:
+            # An interrupted run left its ingest rows in that hour: remove them and use the next one.
+            client.delete("/api/log/", params={"target_timestamp": ingest_hour + dataset.HOUR}, headers=admin)
+            ingest_hour = _ingest_hour(target)
+        bodies = dataset.extra_batches(plan, ids, seed + 1, options["ingest_batches"], INGEST_BATCH, ingest_hour)
         with console.status("preparing scenarios (following cursors to page 1000)"):
             chosen = _select(scenarios.build(client, subjects), options["scenarios"])
         exports = _select(_exports(subjects), options["scenarios"])
@@ -227,9 +230,16 @@ def run(options: dict[str, Any]) -> dict[str, Any] | None:
                 }
         result["memory"] = server.memory_mb()
         with console.status("removing the rows the ingest measurements added"):
-            client.delete("/api/log/", params={"target_timestamp": dataset.DATASET_START}, headers=admin)
+            client.delete("/api/log/", params={"target_timestamp": ingest_hour + dataset.HOUR}, headers=admin)
     result["finished_at"] = _now()
     return result
+
+
+def _ingest_hour(target: database.Target) -> int:
+    try:
+        return dataset.ingest_hour(database.prune_horizon(target))
+    except ValueError as exc:
+        raise BenchError(f"{exc}: load the dataset again (run without --reuse)") from None
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

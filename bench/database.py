@@ -132,6 +132,19 @@ def count_logs(target: Target, since: int) -> int:
         engine.dispose()
 
 
+def prune_horizon(target: Target) -> int:
+    """How far the database's logs were ever pruned (`log_retention.pruned_before`; 0: never)."""
+    engine = create_engine(target.url)
+    try:
+        with engine.connect() as conn:
+            found = conn.execute(text("SELECT pruned_before FROM log_retention WHERE id = 1")).scalar()
+            return int(found or 0)
+    except DBAPIError:
+        return 0
+    finally:
+        engine.dispose()
+
+
 def server_version(target: Target) -> str:
     if target.backend == "sqlite":
         return f"SQLite {sqlite3.sqlite_version}"

@@ -34,6 +34,8 @@ DAYS = 30
 DAY = 86_400
 HOUR = 3_600
 DATASET_START = DATASET_NOW - DAYS * DAY
+# The hours before the dataset that the ingest measurements date their rows in, one hour per run.
+INGEST_HOURS_START = DATASET_START - DAYS * DAY
 
 DEFAULT_USERS = 5_000
 DEFAULT_KEYS = 20_000
@@ -475,13 +477,25 @@ def dataset_batches(plan: Plan, ids: Ids, rows: int, batch_size: int) -> Iterato
         yield batch
 
 
-def extra_batches(plan: Plan, ids: Ids, seed: int, batches: int, batch_size: int) -> list[bytes]:
-    """JSON bodies for the ingest measurements: records like the dataset's, dated in the hour before the
-    dataset starts, so that deleting logs older than DATASET_START removes exactly them afterwards."""
+def ingest_hour(prune_horizon: int) -> int:
+    """The hour the ingest measurements date their rows in: the first whole hour at or after the
+    database's prune horizon, and at least a month before the dataset. Totals count rows dated before the
+    horizon one by one (see tokenledger.store.rollups), so rows dated there would measure that rather than
+    ingest; removing them afterwards (deleting what is older than the hour's end) moves the horizon to the
+    next hour, which the next run uses. Raises ValueError once the hours before the dataset are used up."""
+    hour = max(INGEST_HOURS_START, -(-prune_horizon // HOUR) * HOUR)
+    if hour + HOUR > DATASET_START:
+        raise ValueError("the database was pruned into the dataset's own hours")
+    return hour
+
+
+def extra_batches(plan: Plan, ids: Ids, seed: int, batches: int, batch_size: int, hour: int) -> list[bytes]:
+    """JSON bodies for the ingest measurements: records like the dataset's, dated within `hour` (see
+    ingest_hour), so that deleting logs older than its end removes exactly them afterwards."""
     rng = random.Random(seed)
     maker = RecordMaker(plan, ids, rng)
     bodies = []
     for _ in range(batches):
-        records = [maker.make(DATASET_START - HOUR + rng.randrange(HOUR)) for _ in range(batch_size)]
+        records = [maker.make(hour + rng.randrange(HOUR)) for _ in range(batch_size)]
         bodies.append(json.dumps(records, separators=(",", ":")).encode("utf-8"))
     return bodies

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from bench import dataset
 from bench.__main__ import INGEST_CLIENTS
 from bench.scenarios import UNDER_LOAD
 
@@ -63,3 +64,14 @@ def test_bench_runs_end_to_end_on_a_tiny_sqlite_dataset(tmp_path: Path) -> None:
     # The ingest measurements' rows are removed again, so the database still holds exactly the dataset.
     marker = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
     assert marker["rows"] == rows and marker["seed"] == 42
+
+
+def test_ingest_measurements_date_their_rows_after_the_prune_horizon() -> None:
+    first = dataset.INGEST_HOURS_START
+    assert dataset.ingest_hour(0) == first
+    # Removing a run's rows (deleting what is older than its hour's end) moves the horizon there.
+    assert dataset.ingest_hour(first + dataset.HOUR) == first + dataset.HOUR
+    assert dataset.ingest_hour(first + 5 * dataset.HOUR + 1) == first + 6 * dataset.HOUR
+    assert dataset.ingest_hour(dataset.DATASET_START - dataset.HOUR) == dataset.DATASET_START - dataset.HOUR
+    with pytest.raises(ValueError, match="pruned into the dataset"):
+        dataset.ingest_hour(dataset.DATASET_START)
