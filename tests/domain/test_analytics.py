@@ -3,10 +3,11 @@ relative to a given now, span limits, parameter validation and the metric rules.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import itertools
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -20,6 +21,7 @@ from tokenledger.domain.analytics import (
     QuickRange,
     UsageFilters,
     UsageQuery,
+    bucket_firsts,
     bucket_of,
     local_start,
     parse_query,
@@ -136,6 +138,60 @@ def test_every_hour_of_a_year_lies_in_its_bucket_and_buckets_do_not_overlap(
     last_hour = {start: hour for hour, start in zip(hours, starts, strict=True)}
     for (start, _label), (following, _next) in itertools.pairwise(distinct):
         assert last_hour[start] < following, (start, following)
+
+
+@pytest.mark.parametrize(
+    "zone", [NEW_YORK, SHANGHAI, KOLKATA, ZoneInfo("Australia/Lord_Howe"), ZoneInfo("America/Santiago"), UTC]
+)
+@pytest.mark.parametrize("bucket", [Bucket.DAY, Bucket.WEEK, Bucket.MONTH])
+def test_bucket_firsts_give_every_hour_the_bucket_it_lies_in(zone: ZoneInfo | timezone, bucket: Bucket) -> None:
+    """The store sums whole buckets by these first hours: each hour's bucket is that of the last first hour
+    at or before it, exactly as bucket_of decides hour by hour."""
+    first, end = utc(2025, 12, 28, 5), utc(2027, 1, 3)
+    firsts = bucket_firsts(UsageQuery((), bucket, zone, first, end))
+    assert firsts is not None and firsts[0] == first and list(firsts) == sorted(set(firsts))
+    for hour in hours_between(first, end):
+        owner = firsts[bisect.bisect_right(firsts, hour) - 1]
+        assert bucket_of(owner, bucket, zone) == bucket_of(hour, bucket, zone), hour
+
+
+def test_bucket_firsts_leave_hours_to_the_domain_where_summing_in_the_store_would_differ() -> None:
+    assert bucket_firsts(UsageQuery((), Bucket.HOUR, UTC, utc(2026, 1, 1), utc(2026, 1, 2))) is None
+    # More buckets than one query sums.
+    assert bucket_firsts(UsageQuery((), Bucket.DAY, UTC, utc(2025, 1, 1), utc(2026, 3, 1))) is None
+    # A clock set back across midnight: the hour after it belongs to the day before again.
+    zone = _ClockSetBackAcrossMidnight()
+    assert bucket_of(utc(2026, 3, 1, 23), Bucket.DAY, zone)[1] == "2026-03-02"
+    assert bucket_of(utc(2026, 3, 2, 0), Bucket.DAY, zone)[1] == "2026-03-01"
+    assert bucket_firsts(UsageQuery((), Bucket.DAY, zone, utc(2026, 2, 25), utc(2026, 3, 5))) is None
+    assert bucket_firsts(UsageQuery((), Bucket.DAY, zone, utc(2026, 3, 3), utc(2026, 3, 9))) is not None
+
+
+class _ClockSetBackAcrossMidnight(tzinfo):
+    """+01:00 until 2026-03-01 23:30Z, then -01:00: local clocks go from 00:30 on 2 March back to 22:30 on
+    1 March (no real zone does this today; some did)."""
+
+    AT = calendar.timegm((2026, 3, 1, 23, 30, 0))
+
+    def utcoffset(self, dt: datetime | None) -> timedelta:
+        assert dt is not None
+        wall = dt.replace(tzinfo=None)
+        if wall >= datetime(2026, 3, 2, 0, 30):
+            return timedelta(hours=-1)
+        if wall < datetime(2026, 3, 1, 22, 30):
+            return timedelta(hours=1)
+        return timedelta(hours=-1 if dt.fold else 1)
+
+    def dst(self, dt: datetime | None) -> timedelta:
+        return timedelta(0)
+
+    def tzname(self, dt: datetime | None) -> str:
+        return "SETBACK"
+
+    def fromutc(self, dt: datetime) -> datetime:
+        if calendar.timegm(dt.replace(tzinfo=None).timetuple()) < self.AT:
+            return dt + timedelta(hours=1)
+        return (dt - timedelta(hours=1)).replace(fold=1)
 
 
 # --- Midnight boundaries: Asia/Shanghai (+08:00, no DST) ------------------------------------------------

@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import random
 from dataclasses import replace
-from datetime import UTC
+from datetime import UTC, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import delete
 
 from tests.store.samples import SPAN, START, sample_entries
-from tokenledger.domain.analytics import Bucket, Dimension, UsageFilters, UsageQuery
+from tokenledger.domain.analytics import Bucket, Dimension, Labels, UsageFilters, UsageQuery, bucket_firsts, report
 from tokenledger.store import analytics, logs
 from tokenledger.store.database import Database
 from tokenledger.store.schema import log_rollups, usage_hourly
@@ -130,3 +131,20 @@ def test_raw_rows_equal_the_rollup_reads(db: Database) -> None:
     assert {cell: tuple(sums) for cell, sums in want.items()} == {
         (cell[0], cell[2], cell[3]): sums for cell, sums in _read(db, every_type).items()
     }
+
+
+@pytest.mark.parametrize("zone", [UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")])
+def test_buckets_summed_by_the_database_equal_hours_folded_by_the_domain(db: Database, zone: tzinfo) -> None:
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, sample_entries(random.Random(14), 800))
+    labels = Labels(channel_names={})
+    for bucket in (Bucket.DAY, Bucket.WEEK, Bucket.MONTH):
+        for group_by in ((), (M,), (U, T), (M, C)):  # scopes 0, 5, 1 and usage_hourly
+            query = UsageQuery(group_by, bucket, zone, FIRST - 2 * 86_400, END + 9 * 86_400)
+            firsts = bucket_firsts(query)
+            assert firsts is not None
+            with db.read_logs() as conn:
+                by_hour = analytics.hourly_totals(conn, query)
+                by_bucket = analytics.hourly_totals(conn, query, firsts)
+            assert len(by_bucket) < len(by_hour) or not by_hour
+            assert report(query, by_bucket, labels) == report(query, by_hour, labels), (bucket, group_by)

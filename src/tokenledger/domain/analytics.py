@@ -39,6 +39,7 @@ Rules (the README's "Usage analytics" repeats them for callers):
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -53,6 +54,10 @@ from tokenledger.domain.log import LogType
 HOUR = 3600
 DAY = 86_400
 MAX_GROUP_BY = 2
+# Buckets the store sums itself (one CASE branch each); a longer range returns hours to fold here.
+MAX_STORE_BUCKETS = 400
+# Hours checked on each side of a bucket edge for a local date that runs backwards (see bucket_firsts).
+EDGE_CHECK_HOURS = 3
 
 
 class Bucket(Enum):
@@ -408,6 +413,43 @@ def bucket_of(hour: int, bucket: Bucket, zone: tzinfo) -> tuple[int, str]:
         return local_start(monday, zone), monday.isoformat()
     first = day.replace(day=1)
     return local_start(first, zone), first.strftime("%Y-%m")
+
+
+def _next_bucket_day(day: date, bucket: Bucket) -> date:
+    """The first local date of the bucket after the one holding `day`."""
+    if bucket is Bucket.DAY:
+        return day + timedelta(days=1)
+    if bucket is Bucket.WEEK:
+        return day - timedelta(days=day.weekday()) + timedelta(days=7)
+    return _month_start(day.replace(day=28) + timedelta(days=4))
+
+
+def bucket_firsts(query: UsageQuery) -> tuple[int, ...] | None:
+    """The first UTC hour of each local bucket the query's hours fall in, in order, the first being
+    `first_hour`: every hour belongs to the bucket of the last of them at or before it, so the store can sum
+    whole buckets instead of returning every hour. None where that would not hold or not pay: hourly
+    buckets, more than MAX_STORE_BUCKETS buckets, or a zone whose local date runs backwards beside a bucket
+    edge (a clock set back across midnight), where `bucket_of` decides hour by hour."""
+    if query.bucket is Bucket.HOUR:
+        return None
+    firsts = [query.first_hour]
+    while True:
+        day = datetime.fromtimestamp(firsts[-1], query.zone).date()
+        following = _ceil_hour(local_start(_next_bucket_day(day, query.bucket), query.zone))
+        if following >= query.end_hour:
+            break
+        if len(firsts) == MAX_STORE_BUCKETS:
+            return None
+        firsts.append(following)
+    # Local dates only run backwards at a clock change near midnight, i.e. next to a bucket edge.
+    starts = [bucket_of(first, query.bucket, query.zone)[0] for first in firsts]
+    for first in firsts:
+        for hour in range(first - EDGE_CHECK_HOURS * HOUR, first + EDGE_CHECK_HOURS * HOUR, HOUR):
+            if query.first_hour <= hour < query.end_hour:
+                owner = bisect.bisect_right(firsts, hour) - 1
+                if bucket_of(hour, query.bucket, query.zone)[0] != starts[owner]:
+                    return None
+    return tuple(firsts)
 
 
 # --- folding -------------------------------------------------------------------------------------------

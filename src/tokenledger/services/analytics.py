@@ -42,7 +42,8 @@ def own_usage(db: Database, query: UsageQuery, caller: Principal, key_scope: Key
 
 def _report(db: Database, query: UsageQuery, *, admin: bool) -> dict[str, Any]:
     with db.read_logs() as conn:
-        hours = store.hourly_totals(conn, query)
+        # Whole buckets summed by the database where it can, else hours folded by the domain.
+        hours = store.hourly_totals(conn, query, analytics.bucket_firsts(query))
         key_ids = analytics.key_ids(hours, query)
         key_names = store.key_names(conn, query, key_ids) if key_ids else {}
     user_ids = analytics.user_ids(hours, query)

@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Table, func, select
+from sqlalchemy import ColumnElement, Connection, Table, case, func, select
 
 from tokenledger.domain.analytics import HourTotals, UsageQuery
 from tokenledger.store.rollups import SCOPES, _Scope
@@ -82,7 +82,7 @@ def _common(table: Table, query: UsageQuery) -> list[ColumnElement[bool]]:
     return where
 
 
-def _rollup_select(scope: _Scope, query: UsageQuery) -> Any:
+def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | None) -> Any:
     fixed = query.filters.fixed()
     where = [log_rollups.c.scope == scope.code]
     # Pin every key column: unused ones hold 0 or '' in this scope, which keeps the read on a prefix of
@@ -98,25 +98,33 @@ def _rollup_select(scope: _Scope, query: UsageQuery) -> Any:
     elif scope.text in fixed:
         where.append(log_rollups.c.key_text == fixed[scope.text])
     groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
-    return _grouped(log_rollups, query, groups, where)
+    return _grouped(log_rollups, query, groups, where, firsts)
 
 
-def _usage_select(query: UsageQuery) -> Any:
+def _usage_select(query: UsageQuery, firsts: Sequence[int] | None) -> Any:
     where = [_USAGE_COLUMNS[name] == value for name, value in query.filters.fixed().items()]
     groups = [_USAGE_COLUMNS[name].label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
-    return _grouped(usage_hourly, query, groups, where)
+    return _grouped(usage_hourly, query, groups, where, firsts)
 
 
-def _grouped(table: Table, query: UsageQuery, groups: list[Any], where: list[ColumnElement[bool]]) -> Any:
-    keys = [*groups, table.c.hour, table.c.type]
+def _grouped(
+    table: Table, query: UsageQuery, groups: list[Any], where: list[ColumnElement[bool]], firsts: Sequence[int] | None
+) -> Any:
+    hour: Any = table.c.hour
+    if firsts:
+        # Each hour as the first hour of its bucket: the latest bucket start at or before it.
+        hour = case(*((table.c.hour >= first, first) for first in reversed(firsts)), else_=firsts[0])
+    keys = [*groups, hour.label("hour"), table.c.type]
     return select(*keys, *_sums(table)).where(*where, *_common(table, query)).group_by(*keys)
 
 
-def hourly_totals(conn: Connection, query: UsageQuery) -> list[HourTotals]:
+def hourly_totals(conn: Connection, query: UsageQuery, firsts: Sequence[int] | None = None) -> list[HourTotals]:
     """Sums per group, hour and log type for the query's hours, types and filters (its `username` must
-    already be resolved to `user_id`); the group key follows `query.group_by`, a grouped `type` included."""
-    chosen = plan(query.dimensions)
-    statement = _usage_select(query) if chosen.scope is None else _rollup_select(chosen.scope, query)
+    already be resolved to `user_id`); the group key follows `query.group_by`, a grouped `type` included.
+    With `firsts` (the first hours of the query's buckets, see `domain.analytics.bucket_firsts`) the sums
+    are per bucket instead, each under its bucket's first hour."""
+    scope = plan(query.dimensions).scope
+    statement = _usage_select(query, firsts) if scope is None else _rollup_select(scope, query, firsts)
     # Rows are (group values without type…, hour, type, count, quota, prompt_tokens, completion_tokens).
     fields = query.group_fields
     texts = [name in _TEXT_DIMENSIONS for name in fields if name != "type"]
