@@ -194,12 +194,14 @@ def run(options: dict[str, Any]) -> dict[str, Any] | None:
         Server(target.url, load.ROOT_ACCESS_TOKEN, out_dir / f"{target.backend}-{rows}.server.log") as server,
         httpx.Client(base_url=server.base_url, timeout=measure.TIMEOUT) as client,
     ):
-        ingest_hour = _ingest_hour(target)
-        if database.count_logs(target, 0) > rows:
-            # An interrupted run left its ingest rows in that hour: remove them and use the next one.
-            client.delete("/api/log/", params={"target_timestamp": ingest_hour + dataset.HOUR}, headers=admin)
+        bodies: list[bytes] = []
+        if options["ingest_batches"]:
             ingest_hour = _ingest_hour(target)
-        bodies = dataset.extra_batches(plan, ids, seed + 1, options["ingest_batches"], INGEST_BATCH, ingest_hour)
+            if database.count_logs(target, 0) > rows:
+                # An interrupted run left its ingest rows in that hour: remove them and use the next one.
+                client.delete("/api/log/", params={"target_timestamp": ingest_hour + dataset.HOUR}, headers=admin)
+                ingest_hour = _ingest_hour(target)
+            bodies = dataset.extra_batches(plan, ids, seed + 1, options["ingest_batches"], INGEST_BATCH, ingest_hour)
         with console.status("preparing scenarios (following cursors to page 1000)"):
             chosen = _select(scenarios.build(client, subjects), options["scenarios"])
         exports = _select(_exports(subjects), options["scenarios"])
@@ -228,9 +230,9 @@ def run(options: dict[str, Any]) -> dict[str, Any] | None:
                     "ingest": paced.summary(rate),
                     "scenarios": [timing.summary() for timing in under],
                 }
+            with console.status("removing the rows the ingest measurements added"):
+                client.delete("/api/log/", params={"target_timestamp": ingest_hour + dataset.HOUR}, headers=admin)
         result["memory"] = server.memory_mb()
-        with console.status("removing the rows the ingest measurements added"):
-            client.delete("/api/log/", params={"target_timestamp": ingest_hour + dataset.HOUR}, headers=admin)
     result["finished_at"] = _now()
     return result
 
