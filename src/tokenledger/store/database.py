@@ -95,7 +95,15 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
 
 def server_engine(url: str) -> Engine:
     if dsn.backend_of(url) == "postgresql":
-        connect_args: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_SECONDS, "application_name": "tokenledger"}
+        connect_args: dict[str, Any] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "application_name": "tokenledger",
+            # psycopg prepares a statement on the server after 5 runs, and PostgreSQL then settles on one
+            # generic plan for every parameter value: for a heavy API key's page it scanned the owner's
+            # rows instead of the key's index (1.1 s instead of 14 ms at 10M rows). Every query is planned
+            # for its own values instead.
+            "prepare_threshold": None,
+        }
     else:
         connect_args = {"connect_timeout": CONNECT_TIMEOUT_SECONDS}
     return create_engine(
