@@ -4,18 +4,21 @@ one of their API keys' pages (1.1 s instead of 14 ms at 10M rows)."""
 
 from __future__ import annotations
 
-import pytest
+from sqlalchemy import text
 
-from tokenledger.domain.filters import LogFilters, PageRequest
-from tokenledger.store import logs
-from tokenledger.store.database import Database
+from tests.backends import Databases
+from tokenledger.store import dsn
+from tokenledger.store.database import server_engine
 
 
-def test_repeated_queries_are_not_prepared_on_the_server(db: Database) -> None:
-    if db.log_backend != "postgresql":
-        pytest.skip("server-side prepared statements are a PostgreSQL matter")
-    with db.read_logs() as conn:
-        for token_id in range(1, 13):
-            logs.list_page(conn, LogFilters(user_id=1, token_id=token_id), PageRequest())
-        prepared = conn.exec_driver_sql("SELECT count(*) FROM pg_prepared_statements").scalar_one()
+def test_repeated_queries_are_not_prepared_on_the_server(databases: Databases) -> None:
+    engine = server_engine(dsn.normalize_url(databases.new("postgresql", "plans")))
+    try:
+        with engine.connect() as conn:
+            statement = text("SELECT CAST(:value AS integer) + 1")
+            for value in range(12):
+                assert conn.execute(statement, {"value": value}).scalar_one() == value + 1
+            prepared = conn.execute(text("SELECT count(*) FROM pg_prepared_statements")).scalar_one()
+    finally:
+        engine.dispose()
     assert prepared == 0
