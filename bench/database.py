@@ -15,7 +15,8 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 
 from bench.errors import BenchError
-from tokenledger.store import dsn
+from tokenledger.store import dsn, rollups
+from tokenledger.store.database import Database
 
 SERVER_URLS = {
     "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
@@ -133,16 +134,13 @@ def count_logs(target: Target, since: int) -> int:
 
 
 def prune_horizon(target: Target) -> int:
-    """How far the database's logs were ever pruned (`log_retention.pruned_before`; 0: never)."""
-    engine = create_engine(target.url)
+    """How far the database's logs were ever pruned (0: never), as the server reads it."""
+    db = Database(target.url)
     try:
-        with engine.connect() as conn:
-            found = conn.execute(text("SELECT pruned_before FROM log_retention WHERE id = 1")).scalar()
-            return int(found or 0)
-    except DBAPIError:
-        return 0
+        with db.read_logs() as conn:
+            return rollups.pruned_before(conn)
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 def server_version(target: Target) -> str:

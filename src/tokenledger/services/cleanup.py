@@ -158,7 +158,7 @@ def _maintain(db: Database, pause: float) -> None:
 
 
 def refresh_statistics(db: Database) -> None:
-    """Upkeep after a bulk load or import: the planner's statistics of the log tables brought up to date."""
+    """Upkeep after a bulk load: the planner's statistics of the log tables brought up to date."""
     with db.write_logs() as conn:
         _dialect.refresh_statistics(conn)
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,16 +25,24 @@ from sqlalchemy.engine import Dialect
 
 from tokenledger.store import schema
 
+T = TypeVar("T")
+
 # Above this many full-text matches, search reads the newest rows and tests each (see content_matches).
 COMMON_MATCHES = 5_000
-# Ids per statement where a list of ids is bound (well under every engine's parameter limit).
-_ID_CHUNK = 500
+# Values per bound IN list (well under every engine's limit on bound parameters).
+IN_LIST_CHUNK = 500
 # Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # PostgreSQL's own parser keeps "gpt-4" or "v1.5" together or reads "-4" as a signed number, so its index
 # is built on the content with every non-alphanumeric run turned into a space: the same words as above.
 # The migration that creates the index spells out this same expression.
 PG_SEARCH_VECTOR = "to_tsvector('simple', regexp_replace(content, '[^[:alnum:]]+', ' ', 'g'))"
+
+
+def in_chunks(values: Sequence[T]) -> Iterator[list[T]]:
+    """`values` in lists of at most IN_LIST_CHUNK, one per statement that binds them as an IN list."""
+    for start in range(0, len(values), IN_LIST_CHUNK):
+        yield list(values[start : start + IN_LIST_CHUNK])
 
 
 def search_words(keyword: str) -> list[str]:
@@ -190,8 +198,8 @@ def index_logs(conn: Connection, ids: Sequence[int]) -> None:
     statement = text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id IN :ids").bindparams(
         bindparam("ids", expanding=True)
     )
-    for start in range(0, len(ids), _ID_CHUNK):
-        conn.execute(statement, {"ids": list(ids[start : start + _ID_CHUNK])})
+    for chunk in in_chunks(ids):
+        conn.execute(statement, {"ids": chunk})
 
 
 def upsert_replace(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -11,20 +11,19 @@ range, and the domain folds hours into the caller's local buckets.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, case, func, select
 
 from tokenledger.domain.analytics import HourTotals, UsageQuery
+from tokenledger.store import _dialect
 from tokenledger.store.rollups import SCOPES, _Scope
 from tokenledger.store.schema import log_rollups, usage_hourly, users
 
 LOG_ROLLUPS = "log_rollups"
 USAGE_HOURLY = "usage_hourly"
-# Ids per IN list when naming groups: well under every engine's limit on bound parameters.
-_CHUNK = 500
 
 # The usage_hourly column of each dimension.
 _USAGE_COLUMNS = {
@@ -150,17 +149,12 @@ def hourly_totals(conn: Connection, query: UsageQuery, firsts: Sequence[int] | N
     return found
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for start in range(0, len(ids), _CHUNK):
-        yield list(ids[start : start + _CHUNK])
-
-
 def key_names(conn: Connection, query: UsageQuery, token_ids: Sequence[int]) -> dict[int, str]:
     """Each key's name as logged in the latest hour the query counts (the query's filters, so a caller
     never sees a name from outside their scope); ties go to the greater name."""
     latest: dict[int, tuple[int, str]] = {}
     fixed = [_USAGE_COLUMNS[name] == value for name, value in query.filters.fixed().items()]
-    for chunk in _chunks(token_ids):
+    for chunk in _dialect.in_chunks(token_ids):
         statement = (
             select(usage_hourly.c.token_id, usage_hourly.c.token_name, func.max(usage_hourly.c.hour).label("last"))
             .where(usage_hourly.c.token_id.in_(chunk), *fixed, *_common(usage_hourly, query))
@@ -177,7 +171,7 @@ def key_names(conn: Connection, query: UsageQuery, token_ids: Sequence[int]) -> 
 def usernames(conn: Connection, user_ids: Sequence[int]) -> dict[int, str]:
     """Current usernames by id (core database); unknown ids are left out."""
     names: dict[int, str] = {}
-    for chunk in _chunks(user_ids):
+    for chunk in _dialect.in_chunks(user_ids):
         for row in conn.execute(select(users.c.id, users.c.username).where(users.c.id.in_(chunk))):
             names[int(row.id)] = str(row.username)
     return names

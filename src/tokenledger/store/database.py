@@ -50,11 +50,11 @@ POOL_RECYCLE_SECONDS = 1800
 
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
     parsed = make_url(url)
-    if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    in_file = parsed.database not in (None, "", ":memory:")
+    if in_file:
+        Path(str(parsed.database)).expanduser().parent.mkdir(parents=True, exist_ok=True)
     # Every request reads on its own thread: enough readers stay open that a burst of them does not open
     # (and set up) a connection per request. An in-memory database has a pool of its own kind.
-    in_file = parsed.database not in (None, "", ":memory:")
     pool = {"pool_size": SQLITE_READERS, "max_overflow": SQLITE_READERS} if in_file and not immediate else {}
     engine = create_engine(
         url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **pool

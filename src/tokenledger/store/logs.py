@@ -164,7 +164,10 @@ def totals_by_user(conn: Connection, up_to_id: int, table: Table = logs) -> dict
 # sorted (a common prefix matches millions).
 _PATTERN_VALUES = 32
 _PATTERN_DIMENSIONS = ("username", "model_name")
-_EXACT_DIMENSIONS = ("user_id", "token_id", "token_name", "channel", "group", "request_id", "upstream_request_id")
+# Every filter that picks rows by a value of theirs (all but the type and the time window).
+_DIMENSION_FILTERS = tuple(
+    field.name for field in fields(LogFilters) if field.name not in ("type", "start_timestamp", "end_timestamp")
+)
 
 
 def _after(cursor: Cursor | None) -> list[ColumnElement[bool]]:
@@ -223,7 +226,7 @@ def _newest(
     """Matching rows newest first: `limit` of them from `offset` on, after the cursor's row when given.
     A pattern alone is read value by value; beside another filter (a user, a key…), that filter's own index
     read newest first finds the page sooner than values which may be rare or absent for it."""
-    fixed = [name for name in (*_EXACT_DIMENSIONS, *_PATTERN_DIMENSIONS) if getattr(filters, name) is not None]
+    fixed = [name for name in _DIMENSION_FILTERS if getattr(filters, name) is not None]
     expanded = _pattern_values(conn, filters) if len(fixed) == 1 else None
     if expanded is None:
         query = select(*columns).where(*_conditions(filters), *_after(after))

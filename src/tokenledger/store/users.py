@@ -15,8 +15,6 @@ from tokenledger.store import _dialect
 from tokenledger.store.schema import users
 
 _live = users.c.deleted_at.is_(None)
-# Ids or names per IN list: well under every engine's limit on bound parameters.
-_LOOKUP_CHUNK = 1000
 
 
 def _user(row: Row[Any]) -> User:
@@ -47,19 +45,18 @@ def get_by_username(conn: Connection, username: str) -> User | None:
 
 
 def get_many(conn: Connection, user_ids: Collection[int]) -> dict[int, User]:
-    """The live users among `user_ids`, by id, in one query per thousand ids."""
+    """The live users among `user_ids`, by id, in one query per IN list of ids."""
     return {user.id: user for user in _many(conn, users.c.id, sorted(user_ids))}
 
 
 def get_many_by_username(conn: Connection, usernames: Collection[str]) -> dict[str, User]:
-    """The live users among `usernames`, by name, in one query per thousand names."""
+    """The live users among `usernames`, by name, in one query per IN list of names."""
     return {user.username: user for user in _many(conn, users.c.username, sorted(usernames))}
 
 
 def _many(conn: Connection, column: Any, values: list[Any]) -> list[User]:
     found: list[User] = []
-    for start in range(0, len(values), _LOOKUP_CHUNK):
-        chunk = values[start : start + _LOOKUP_CHUNK]
+    for chunk in _dialect.in_chunks(values):
         found.extend(_user(row) for row in conn.execute(select(users).where(column.in_(chunk), _live)))
     return found
 
