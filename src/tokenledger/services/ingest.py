@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pydantic_core
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from tokenledger.domain import log, timestamps
@@ -55,8 +56,8 @@ class LogRecord(BaseModel):
             text = value
             if text:
                 try:
-                    parsed = json.loads(text)
-                except (ValueError, RecursionError):
+                    parsed = pydantic_core.from_json(text)
+                except ValueError:
                     raise ValueError("must be a JSON object (or a string holding one)") from None
                 if not isinstance(parsed, dict):
                     raise ValueError("must be a JSON object (or a string holding one)")
@@ -148,22 +149,25 @@ def prepare(db: Database, body: bytes) -> list[LogEntry]:
     records = read_records(body)
     now = timestamps.now()
     with db.read() as conn:
-        by_id = users.get_many(conn, {record.user_id for record in records if record.user_id is not None})
-        by_name = users.get_many_by_username(
+        username_of = users.usernames_by_id(conn, {record.user_id for record in records if record.user_id is not None})
+        id_of = users.ids_by_username(
             conn, {record.username for record in records if record.user_id is None and record.username is not None}
         )
     entries: list[LogEntry] = []
     for index, record in enumerate(records):
         if record.user_id is not None:
-            user = by_id.get(record.user_id)
-            if user is None:
-                raise Invalid(f"record {index}: user_id {record.user_id} does not exist")
-            if record.username is not None and record.username != user.username:
-                raise Invalid(f"record {index}: username {record.username!r} does not match user_id {record.user_id}")
+            user_id = record.user_id
+            username = username_of.get(user_id)
+            if username is None:
+                raise Invalid(f"record {index}: user_id {user_id} does not exist")
+            if record.username is not None and record.username != username:
+                raise Invalid(f"record {index}: username {record.username!r} does not match user_id {user_id}")
         elif record.username is not None:
-            user = by_name.get(record.username)
-            if user is None:
-                raise Invalid(f"record {index}: username {record.username!r} does not exist")
+            username = record.username
+            found = id_of.get(username)
+            if found is None:
+                raise Invalid(f"record {index}: username {username!r} does not exist")
+            user_id = found
         else:
             raise Invalid(f"record {index}: user_id or username is required")
         created_at = now if record.created_at in (None, 0) else timestamps.normalize(record.created_at)
@@ -172,11 +176,11 @@ def prepare(db: Database, body: bytes) -> list[LogEntry]:
         entries.append(
             LogEntry(
                 id=0,
-                user_id=user.id,
+                user_id=user_id,
                 created_at=created_at,
                 type=record.type,
                 content=record.content,
-                username=user.username,
+                username=username,
                 token_name=record.token_name,
                 model_name=record.model_name,
                 quota=record.quota,
