@@ -140,7 +140,7 @@ class _Engines:
                 self.reader = _sqlite_engine(self.url, immediate=False)
                 self.writer = _sqlite_engine(self.url, immediate=True)
                 if _sqlite_file(self.url) is not None:
-                    checkpointer = self.checkpointer = WalCheckpointer(self.writer)
+                    checkpointer = self.checkpointer = WalCheckpointer(self.reader)
                     event.listen(self.writer, "commit", lambda _conn: checkpointer.committed())
             else:
                 self.writer = server_engine(self.url)

@@ -25,8 +25,10 @@ CHECKPOINT_INTERVAL_SECONDS = 0.5
 
 
 class WalCheckpointer:
-    """Checkpoints the database of `engine` (a SQLite file engine) after commits. `committed()` is cheap
-    and safe to call from any thread; the thread starts with the first commit."""
+    """Checkpoints the database of `engine` after commits. `engine` is a SQLite file engine whose
+    connections keep a small page cache (the readers': a checkpoint needs none, and a second writer
+    connection would hold a second copy of the writer's large cache). `committed()` is cheap and safe to
+    call from any thread; the thread starts with the first commit."""
 
     def __init__(self, engine: Engine, interval: float = CHECKPOINT_INTERVAL_SECONDS) -> None:
         self._engine = engine
