@@ -22,7 +22,7 @@ from tokenledger.store.database import Database
 from tokenledger.store.schema import core_metadata, log_metadata
 
 # Created by the migration for SQLite's full-text search, deliberately outside the declared tables.
-SEARCH_TABLES = {"logs_fts", "logs_fts_data", "logs_fts_idx", "logs_fts_docsize", "logs_fts_config"}
+SEARCH_TABLES = {"logs_fts", "logs_fts_data", "logs_fts_idx", "logs_fts_docsize", "logs_fts_config", "logs_fts_terms"}
 # The full-text index on PostgreSQL and MySQL is an expression or FULLTEXT index the metadata does not declare.
 SEARCH_INDEX = "ix_logs_content_fts"
 

@@ -1,6 +1,8 @@
 """Search answers the same whether its words are rare (the full-text index lists the matches) or common
-(the newest rows are read in order and each is tested). Only MySQL switches plans at COMMON_MATCHES; on
-the other backends this checks that the threshold changes nothing."""
+(the newest rows are read in order and each is tested; on SQLite for a bounded number of rows, after
+which it lists the matches after all), and on SQLite whether a word prefix is expanded into exact terms or not.
+MySQL and SQLite switch plans at COMMON_MATCHES; on PostgreSQL this checks that the threshold changes
+nothing."""
 
 from __future__ import annotations
 
@@ -14,7 +16,17 @@ from tokenledger.store import _dialect, logs
 from tokenledger.store.database import Database
 
 WORDS = ("upstream", "timeout", "Rate", "limit", "gpt", "4o", "quota", "ok", "模型", "retry_after", "x")
-KEYWORDS = ("upstream", "time", "rate limit", "gpt-4o", "ok", "模型", "retry", "after", "x", "quota upstream")
+KEYWORDS = ("upstream", "time", "RATE limit", "gpt-4o", "ok", "模型", "retry", "after", "x", "quota upstream", "zzz")
+# Settings that force each plan: (module, name, value).
+PLANS = {
+    "common words, rows tested one by one": [(_dialect, "COMMON_MATCHES", 3), (_dialect, "PROBE_COST", 0)],
+    "common words, too few among the newest rows": [
+        (_dialect, "COMMON_MATCHES", 3),
+        (_dialect, "PROBE_COST", 0),
+        (_dialect, "WALK_SLACK", 0.01),
+    ],
+    "word prefixes searched as prefixes": [(_dialect, "MAX_PREFIX_TERMS", 0)],
+}
 
 
 def _contents(rng: random.Random, count: int) -> list[str]:
@@ -46,12 +58,14 @@ def _search(db: Database, keyword: str, scope: LogFilters) -> list[int]:
         return [entry.id for entry in logs.search(conn, keyword, 50, scope)]
 
 
-def test_common_word_plan_finds_what_the_index_plan_finds(
-    searchable: Database, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("plan", PLANS)
+def test_every_plan_finds_what_the_index_plan_finds(
+    searchable: Database, monkeypatch: pytest.MonkeyPatch, plan: str
 ) -> None:
     scopes = (LogFilters(), LogFilters(user_id=3), LogFilters(user_id=2, token_id=21))
     rare = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
-    monkeypatch.setattr(_dialect, "COMMON_MATCHES", 3)  # every keyword here now counts as common
-    common = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
-    assert common == rare
+    for module, name, value in PLANS[plan]:
+        monkeypatch.setattr(module, name, value)
+    forced = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
+    assert forced == rare
     assert sum(len(found) for found in rare.values()) > 200  # the keywords do match plenty of rows

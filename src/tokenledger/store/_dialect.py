@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar, cast
 
@@ -14,6 +15,8 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    exists,
+    false,
     func,
     insert,
     literal_column,
@@ -22,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql.elements import BindParameter
 
 from tokenledger.store import schema
 
@@ -29,6 +33,12 @@ T = TypeVar("T")
 
 # Above this many full-text matches, search reads the newest rows and tests each (see content_matches).
 COMMON_MATCHES = 5_000
+# On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
+MAX_PREFIX_TERMS = 32
+# What probing FTS5 for one row costs, in rows listed and sorted (measured: ~40 µs against ~4 µs).
+PROBE_COST = 10
+# How many times the rows the matches' density predicts a walk may read before search lists instead.
+WALK_SLACK = 4
 # Values per bound IN list (well under every engine's limit on bound parameters).
 IN_LIST_CHUNK = 500
 # Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
@@ -50,41 +60,111 @@ def search_words(keyword: str) -> list[str]:
     return [word.lower() for word in _WORD.findall(keyword)]
 
 
-def content_matches(conn: Connection, words: Sequence[str]) -> ColumnElement[bool]:
-    """A condition true for logs whose content holds every word (each as a word or a word prefix).
+@dataclass(frozen=True, slots=True)
+class ContentMatch:
+    """The condition for log content holding every word of a search. With `listed` set, `condition` is
+    tested row by row as the newest rows are read (common words on SQLite): the caller reads at most
+    `walk_rows` of them, and if they hold too few matches, asks `listed`, the same condition answered by
+    listing every match."""
+
+    condition: ColumnElement[bool]
+    listed: ColumnElement[bool] | None = None
+    walk_rows: int = 0
+
+
+def content_matches(conn: Connection, words: Sequence[str], limit: int) -> ContentMatch:
+    """Content holding every word (each as a word or a word prefix).
 
     Search wants the newest matches, and the cheapest plan depends on how common the words are. Rare
     words: the full-text index lists every match (at most COMMON_MATCHES of them) and those rows are
     sorted. Common words: the newest rows are read in order and each is tested, which finds the newest
     hundred matches after reading a few hundred rows, where collecting millions of matches would not.
     MySQL tests rows by word-start patterns (its FULLTEXT index cannot be probed by row); PostgreSQL's
-    planner makes this choice by itself from its statistics; SQLite always lists the matches (see below)."""
+    planner makes this choice by itself from its statistics; SQLite probes FTS5 by row with the exact
+    terms each word prefix covers (see _sqlite_content_matches)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
-        query = " AND ".join(f'"{word}"*' for word in words)
-        fts_match = text("logs_fts MATCH :fts_query").bindparams(fts_query=query)
-        listed: Select[Any] = select(literal_column("rowid")).select_from(text("logs_fts")).where(fts_match)
-        # A per-row probe of FTS5 re-expands every prefix term on each row (seconds over a few hundred rows
-        # at a million logs), so SQLite keeps the listed set, which it builds once per query.
-        return schema.logs.c.id.in_(listed)
+        return _sqlite_content_matches(conn, words, limit)
     if dialect == "postgresql":
         query = " & ".join(f"{word}:*" for word in words)
         # Written out literally so the planner sees the very expression the GIN index is built on.
         matches = text(f"{PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=query)
-        return cast(ColumnElement[bool], matches)
+        return ContentMatch(cast(ColumnElement[bool], matches))
     # InnoDB does not index words shorter than innodb_ft_min_token_size (3 by default): those words are
     # matched by a word-start pattern only.
     shortest = _mysql_min_token_size(conn)
     indexed = [word for word in words if len(word) >= shortest]
     patterns = {word: schema.logs.c.content.regexp_match(f"(^|[^[:alnum:]]){word}") for word in words}
     if not indexed:
-        return and_(*patterns.values())
+        return ContentMatch(and_(*patterns.values()))
     found = list(
         conn.execute(select(schema.logs.c.id).where(mysql_fulltext(indexed)).limit(COMMON_MATCHES + 1)).scalars()
     )
     if len(found) <= COMMON_MATCHES:
-        return and_(schema.logs.c.id.in_(found), *(patterns[word] for word in words if word not in indexed))
-    return and_(*patterns.values())
+        return ContentMatch(
+            and_(schema.logs.c.id.in_(found), *(patterns[word] for word in words if word not in indexed))
+        )
+    return ContentMatch(and_(*patterns.values()))
+
+
+def _fts_listed(query: str) -> ColumnElement[bool]:
+    """Logs whose ids FTS5 lists for `query`."""
+    fts_match = text("logs_fts MATCH :fts_query").bindparams(fts_query=query)
+    listed: Select[Any] = select(literal_column("rowid")).select_from(text("logs_fts")).where(fts_match)
+    return schema.logs.c.id.in_(listed)
+
+
+def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) -> ContentMatch:
+    """FTS5 answers a prefix term (`"ratio"*`) by merging the whole doclist of every term it covers, on
+    every call: tens of milliseconds per probe at a million logs, so a prefix query can only list all its
+    matches, which for a common word means sorting millions of rows. An exact term can be probed by row
+    (about 40 µs). So each word is expanded into the indexed terms it begins (logs_fts_terms, kept with
+    the index) and the search is an AND of ORs of exact terms.
+
+    Which plan, listing every match or probing the newest rows one by one, follows from how common the
+    terms are: the first COMMON_MATCHES + 1 matches (ascending ids, which FTS5 reads lazily) give their
+    density, and from it how many rows a walk would probe to find `limit` matches and how many matches a
+    listing would sort. A probe costs about PROBE_COST listed matches. The walk is bounded at WALK_SLACK
+    times what the density predicts (the newest rows may use the words less than the oldest): past that the
+    caller lists after all. A word that covers more than MAX_PREFIX_TERMS terms, or that is not plain
+    ASCII (FTS5 folds diacritics, which the term lookup does not), is searched as a prefix."""
+    expanded = [_terms_beginning(conn, word) for word in words]
+    if any(terms is None for terms in expanded):
+        return ContentMatch(_fts_listed(" AND ".join(f'"{word}"*' for word in words)))
+    if any(not terms for terms in expanded):
+        return ContentMatch(false())
+    query = " AND ".join("(" + " OR ".join(f'"{term}"' for term in terms or ()) + ")" for terms in expanded)
+    listed = _fts_listed(query)
+    first = text("SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query LIMIT :limit")
+    found = conn.execute(first, {"fts_query": query, "limit": COMMON_MATCHES + 1}).scalars().all()
+    if len(found) <= COMMON_MATCHES:
+        return ContentMatch(listed)
+    # Two queries: SQLite reads one end of an index for a lone min() or max(), but scans for both at once.
+    lowest = conn.execute(select(func.min(schema.logs.c.id))).scalar_one()
+    highest = conn.execute(select(func.max(schema.logs.c.id))).scalar_one()
+    density = len(found) / max(1, found[-1] - lowest + 1)
+    expected_walk = limit / density
+    expected_matches = density * (highest - lowest + 1)
+    if expected_walk * PROBE_COST > expected_matches:
+        return ContentMatch(listed)
+    probe = text("logs_fts MATCH :fts_query AND logs_fts.rowid = logs.id").bindparams(fts_query=query)
+    probed = exists(select(literal_column("1")).select_from(text("logs_fts")).where(probe))
+    return ContentMatch(probed, listed=listed, walk_rows=max(limit, round(WALK_SLACK * expected_walk)))
+
+
+def _terms_beginning(conn: Connection, word: str) -> list[str] | None:
+    """The indexed terms that begin with `word`; None when there are more than MAX_PREFIX_TERMS or the
+    word is not plain ASCII."""
+    if not word.isascii():
+        return None
+    # Terms compare code point by code point: the word's successor bounds its prefix range.
+    upper = word[:-1] + chr(ord(word[-1]) + 1)
+    statement = text("SELECT term FROM logs_fts_terms WHERE term >= :word AND term < :upper ORDER BY term LIMIT :n")
+    terms = [
+        str(term)
+        for term in conn.execute(statement, {"word": word, "upper": upper, "n": MAX_PREFIX_TERMS + 1}).scalars()
+    ]
+    return None if len(terms) > MAX_PREFIX_TERMS else terms
 
 
 def mysql_fulltext(words: Sequence[str]) -> ColumnElement[bool]:
@@ -184,10 +264,7 @@ def index_new_logs(conn: Connection, after_id: int) -> None:
     """Add logs with ids above `after_id` to the full-text index. Only SQLite's FTS5 table needs this;
     PostgreSQL and MySQL maintain their text indexes themselves."""
     if conn.dialect.name == "sqlite":
-        conn.execute(
-            text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id > :after_id"),
-            {"after_id": after_id},
-        )
+        _index_fts(conn, "id > :after_id", bindparam("after_id", after_id))
 
 
 def index_logs(conn: Connection, ids: Sequence[int]) -> None:
@@ -195,11 +272,29 @@ def index_logs(conn: Connection, ids: Sequence[int]) -> None:
     For rows inserted with ids of their own, which need not lie above every earlier id."""
     if conn.dialect.name != "sqlite":
         return
-    statement = text("INSERT INTO logs_fts(rowid, content) SELECT id, content FROM logs WHERE id IN :ids").bindparams(
-        bindparam("ids", expanding=True)
-    )
     for chunk in in_chunks(ids):
-        conn.execute(statement, {"ids": chunk})
+        _index_fts(conn, "id IN :ids", bindparam("ids", chunk, expanding=True))
+
+
+# The tokenizer of logs_fts (migration 0001): the batch index below must split content as it does.
+_FTS_TOKENIZER = "unicode61 remove_diacritics 2"
+
+
+def _index_fts(conn: Connection, where: str, value: BindParameter[Any]) -> None:
+    """Add the logs `where` selects to logs_fts, and their terms to logs_fts_terms. FTS5 itself tokenizes
+    them, in a contentless index in this connection's temp schema that holds one batch at a time."""
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.logs_fts_batch "
+        f"USING fts5(content, content='', tokenize='{_FTS_TOKENIZER}')"
+    )
+    conn.exec_driver_sql(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.logs_fts_batch_terms USING fts5vocab(temp, logs_fts_batch, row)"
+    )
+    for index in ("logs_fts", "temp.logs_fts_batch"):
+        insert_rows = f"INSERT INTO {index}(rowid, content) SELECT id, content FROM logs WHERE {where}"
+        conn.execute(text(insert_rows).bindparams(value))
+    conn.exec_driver_sql("INSERT OR IGNORE INTO logs_fts_terms(term) SELECT term FROM temp.logs_fts_batch_terms")
+    conn.exec_driver_sql("INSERT INTO temp.logs_fts_batch(logs_fts_batch) VALUES ('delete-all')")
 
 
 def upsert_replace(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:

@@ -364,16 +364,31 @@ def stat(conn: Connection, filters: LogFilters, now: int) -> LogStat:
 def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> list[LogEntry]:
     """Newest rows within `scope` whose content holds every word of the keyword, or whose type equals it
     when it is a number."""
-    matches: list[ColumnElement[bool]] = []
     words = _dialect.search_words(keyword)
-    if words:
-        matches.append(_dialect.content_matches(conn, words))
-    if is_decimal(keyword) and len(keyword) <= 9:
-        matches.append(logs.c.type == int(keyword))
-    if not matches:
+    content = _dialect.content_matches(conn, words, limit) if words else None
+    of_type = logs.c.type == int(keyword) if is_decimal(keyword) and len(keyword) <= 9 else None
+    if content is None and of_type is None:
         return []
-    query = select(logs).where(or_(*matches), *_conditions(scope))
-    return [_entry(row) for row in conn.execute(query.order_by(*_ORDER).limit(limit))]
+
+    def newest(content_condition: ColumnElement[bool] | None, *within: ColumnElement[bool]) -> list[LogEntry]:
+        matches = [condition for condition in (content_condition, of_type) if condition is not None]
+        query = select(logs).where(or_(*matches), *_conditions(scope), *within).order_by(*_ORDER).limit(limit)
+        return [_entry(row) for row in conn.execute(query)]
+
+    if content is None or content.listed is None:
+        return newest(content.condition if content else None)
+    # Rows are tested one by one: read at most `walk_rows` of the scope's newest, and if they hold fewer
+    # than `limit` matches, list every match instead.
+    walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
+    oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
+    if oldest_walked is None:
+        return newest(content.condition)
+    found = newest(
+        content.condition,
+        logs.c.created_at >= oldest_walked.created_at,
+        or_(logs.c.created_at > oldest_walked.created_at, logs.c.id >= oldest_walked.id),
+    )
+    return found if len(found) == limit else newest(content.listed)
 
 
 def delete_oldest(conn: Connection, before: int, limit: int) -> int:
