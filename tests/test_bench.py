@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -64,6 +65,15 @@ def test_bench_runs_end_to_end_on_a_tiny_sqlite_dataset(tmp_path: Path) -> None:
     # The ingest measurements' rows are removed again, so the database still holds exactly the dataset.
     marker = json.loads((tmp_path / "bench.json").read_text(encoding="utf-8"))
     assert marker["rows"] == rows and marker["seed"] == 42
+
+    # The write-path breakdown runs on a copy of that database and leaves the database as it was.
+    steps = [sys.executable, "-m", "bench.write_path", str(tmp_path / "bench.db"), "--rows", "2000"]
+    steps += ["--rows-per-transaction", "1000,2000", "--users", "20", "--keys", "60"]
+    done = subprocess.run(steps, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
+    assert "rollups" in done.stdout and "2,000" in done.stdout
+    with sqlite3.connect(tmp_path / "bench.db") as conn:
+        assert conn.execute("SELECT count(*) FROM logs").fetchone()[0] == rows
 
 
 def test_ingest_measurements_date_their_rows_after_the_prune_horizon() -> None:

@@ -1,0 +1,105 @@
+"""`python -m bench.write_path`: where an ingest transaction's time goes, step by step, on a copy of a
+loaded SQLite benchmark database (`python -m bench --load-only` makes one).
+
+python -m bench.write_path bench/data/bench-1000000.db --rows-per-transaction 1000,4000,16000
+
+Each transaction holds benchmark records dated in the ingest hour (see bench.dataset.ingest_hour);
+the copy is deleted afterwards. Prints the median milliseconds per 1,000 rows of each step.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from bench import dataset, load
+from tokenledger.services import ingest
+from tokenledger.store import _dialect, logs, migrate, rollups, usage
+from tokenledger.store.database import Database
+from tokenledger.store.schema import logs as logs_table
+
+STEPS = ("prepare", "rows", "FTS", "quota_data", "rollups", "commit", "total")
+SEED = 42
+
+
+def _copy(source: Path, directory: Path) -> Path:
+    target = directory / source.name
+    shutil.copy(source, target)
+    wal = source.with_name(source.name + "-wal")
+    if wal.exists():
+        shutil.copy(wal, target.with_name(target.name + "-wal"))
+    return target
+
+
+def measure(path: Path, plan: dataset.Plan, rows: int, rows_per_transaction: int) -> dict[str, float]:
+    """Median ms per 1,000 rows of each step, over `rows` rows in transactions of `rows_per_transaction`."""
+    db = Database(f"sqlite:///{path}")
+    try:
+        migrate.upgrade(db)
+        ids = load.find_accounts(db, plan)
+        with db.read_logs() as conn:
+            hour = dataset.ingest_hour(rollups.pruned_before(conn))
+        bodies = dataset.extra_batches(plan, ids, SEED + 1, max(1, rows // 1000), 1000, hour)
+        times: dict[str, list[float]] = {step: [] for step in STEPS}
+        per_transaction = max(1, rows_per_transaction // 1000)
+        for first in range(0, len(bodies), per_transaction):
+            started = time.perf_counter()
+            entries = [entry for body in bodies[first : first + per_transaction] for entry in ingest.prepare(db, body)]
+            marks = [time.perf_counter()]
+            with db.write_logs() as conn:
+                after_id = _dialect.last_log_id(conn)
+                _dialect.bulk_insert(conn, logs_table, logs._COLUMNS, [logs._values(entry) for entry in entries])
+                marks.append(time.perf_counter())
+                _dialect.index_new_logs(conn, after_id)
+                marks.append(time.perf_counter())
+                usage.add_consumption(conn, entries)
+                marks.append(time.perf_counter())
+                rollups.add(conn, entries)
+                marks.append(time.perf_counter())
+            marks.append(time.perf_counter())
+            durations = [marks[0] - started, *(b - a for a, b in itertools.pairwise(marks))]
+            durations.append(marks[-1] - started)
+            for step, seconds in zip(STEPS, durations, strict=True):
+                times[step].append(seconds * 1000 * 1000 / len(entries))
+        return {step: statistics.median(values) for step, values in times.items()}
+    finally:
+        db.dispose()
+
+
+@click.command()
+@click.argument("database", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--rows-per-transaction", default="1000,4000,16000", show_default=True)
+@click.option("--rows", default=48_000, show_default=True, help="Rows written per transaction size.")
+@click.option("--users", default=dataset.DEFAULT_USERS, show_default=True, help="As the dataset was loaded.")
+@click.option("--keys", default=dataset.DEFAULT_KEYS, show_default=True, help="As the dataset was loaded.")
+def main(database: Path, rows_per_transaction: str, rows: int, users: int, keys: int) -> None:
+    """Time each step of ingest transactions on a copy of DATABASE."""
+    plan = dataset.build_plan(SEED, users, keys)
+    console = Console()
+    sizes = [int(size) for size in rows_per_transaction.split(",") if size.strip()]
+    table = Table("rows/tx", *STEPS, "rows/s", title="ms per 1,000 rows (median)")
+    for size in sizes:
+        with (
+            tempfile.TemporaryDirectory(dir=database.parent) as directory,
+            console.status(f"{size:,} rows per transaction"),
+        ):
+            try:
+                result = measure(_copy(database, Path(directory)), plan, rows, size)
+            except LookupError:
+                raise click.ClickException(f"{database} is not a benchmark database of seed {SEED}") from None
+        rate = 1000 / result["total"] * 1000
+        table.add_row(f"{size:,}", *(f"{result[step]:.1f}" for step in STEPS), f"{rate:,.0f}")
+    console.print(table)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
