@@ -31,7 +31,8 @@ from tokenledger.store import schema
 
 T = TypeVar("T")
 
-# Above this many full-text matches, search reads the newest rows and tests each (see content_matches).
+# Up to this many full-text matches, search lists them all; above it, it may read the newest rows and
+# test each instead (see content_matches).
 COMMON_MATCHES = 5_000
 # On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
 MAX_PREFIX_TERMS = 32
@@ -133,7 +134,9 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
         return ContentMatch(_fts_listed(" AND ".join(f'"{word}"*' for word in words)))
     if any(not terms for terms in expanded):
         return ContentMatch(false())
-    query = " AND ".join("(" + " OR ".join(f'"{term}"' for term in terms or ()) + ")" for terms in expanded)
+    # FTS5 strings double their quotes (unicode61 never leaves one in a term; this keeps any query valid).
+    quoted = [['"' + term.replace('"', '""') + '"' for term in terms or ()] for terms in expanded]
+    query = " AND ".join("(" + " OR ".join(terms) + ")" for terms in quoted)
     listed = _fts_listed(query)
     first = text("SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query LIMIT :limit")
     found = conn.execute(first, {"fts_query": query, "limit": COMMON_MATCHES + 1}).scalars().all()
