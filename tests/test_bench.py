@@ -69,7 +69,8 @@ def test_bench_runs_end_to_end_on_a_tiny_sqlite_dataset(tmp_path: Path) -> None:
     # The write-path breakdown runs on a copy of that database and leaves the database as it was.
     steps = [sys.executable, "-m", "bench.write_path", str(tmp_path / "bench.db"), "--rows", "2000"]
     steps += ["--rows-per-transaction", "1000,2000", "--users", "20", "--keys", "60"]
-    done = subprocess.run(steps, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    wide = {**env, "COLUMNS": "200"}  # rich shortens the table's headings to the terminal's width
+    done = subprocess.run(steps, cwd=ROOT, env=wide, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
     assert "rollups" in done.stdout and "2,000" in done.stdout
     with sqlite3.connect(tmp_path / "bench.db") as conn:
