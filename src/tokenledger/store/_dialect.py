@@ -138,16 +138,15 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
     quoted = [['"' + term.replace('"', '""') + '"' for term in terms or ()] for terms in expanded]
     query = " AND ".join("(" + " OR ".join(terms) + ")" for terms in quoted)
     listed = _fts_listed(query)
-    first = text("SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query LIMIT :limit")
+    first = text("SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query ORDER BY rowid LIMIT :limit")
     found = conn.execute(first, {"fts_query": query, "limit": COMMON_MATCHES + 1}).scalars().all()
     if len(found) <= COMMON_MATCHES:
         return ContentMatch(listed)
-    # Two queries: SQLite reads one end of an index for a lone min() or max(), but scans for both at once.
-    lowest = conn.execute(select(func.min(schema.logs.c.id))).scalar_one()
-    highest = conn.execute(select(func.max(schema.logs.c.id))).scalar_one()
-    density = len(found) / max(1, found[-1] - lowest + 1)
+    # The matches found span ids found[0]..found[-1]; the rest of the ids up to the newest hold as many
+    # again in proportion.
+    density = len(found) / (found[-1] - found[0] + 1)
     expected_walk = limit / density
-    expected_matches = density * (highest - lowest + 1)
+    expected_matches = density * (last_log_id(conn) - found[0] + 1)
     if expected_walk * PROBE_COST > expected_matches:
         return ContentMatch(listed)
     probe = text("logs_fts MATCH :fts_query AND logs_fts.rowid = logs.id").bindparams(fts_query=query)

@@ -3,7 +3,7 @@
 A commit appends the pages it changed to the WAL; a checkpoint copies them into the database file. Left
 to SQLite, the checkpoint runs inside whichever commit pushes the WAL past its limit, so that commit (and
 every ingest request waiting on it) also pays for writing and syncing thousands of pages into the file:
-at 1,000 logs per transaction that was 60 of 145 ms. Here a daemon thread runs a PASSIVE checkpoint
+at 1,000 logs per transaction that was 58 of 145 ms. Here a daemon thread runs a PASSIVE checkpoint
 shortly after commits instead (PASSIVE never waits for readers or blocks the writer), while SQLite's own
 automatic checkpoint stays on at a higher limit, as a safety net for when the thread falls behind.
 
