@@ -1,5 +1,6 @@
 """Log rows and filter combinations for checking totals: several users, keys, models, channels, groups
-and types, spread over three days at times that do not fall on hour boundaries."""
+and types, spread over three days at times that do not fall on hour boundaries. As in history imported from
+a gateway that allows renaming, user 5 also logged as `user5-old`, and user 6 partly as `user2`."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ MODELS = ("gpt-4o", "gpt-4o-mini", "claude-3-5-sonnet", "gemini-1.5-pro")
 TYPES = (LogType.CONSUME, LogType.CONSUME, LogType.CONSUME, LogType.ERROR, LogType.TOPUP, LogType.MANAGE)
 
 
+def _username(rng: random.Random, user: int) -> str:
+    if user == 5 and rng.random() < 0.3:
+        return "user5-old"
+    if user == 6 and rng.random() < 0.3:
+        return "user2"
+    return f"user{user}"
+
+
 def sample_entries(rng: random.Random, count: int, start: int = START, span: int = SPAN) -> list[LogEntry]:
     entries = []
     for _ in range(count):
@@ -25,7 +34,7 @@ def sample_entries(rng: random.Random, count: int, start: int = START, span: int
                 user_id=user,
                 created_at=start + rng.randrange(span),
                 type=int(rng.choice(TYPES)),
-                username=f"user{user}",
+                username=_username(rng, user),
                 token_name=rng.choice(("default", "prod", "dev")),
                 token_id=token,
                 model_name=rng.choice(MODELS),
@@ -68,7 +77,15 @@ def filter_sets() -> list[LogFilters]:
         LogFilters(group="vip"),
         LogFilters(user_id=4, token_name="dev"),
         LogFilters(user_id=4, model_name=TextMatch("claude-3-5-sonnet")),
-        # No rollup covers these: counted from raw rows.
+        # A username only its user logged under: the user's scopes answer.
+        LogFilters(username=TextMatch("user1"), model_name=TextMatch("gpt-4o%", is_pattern=True)),
+        LogFilters(username=TextMatch("user3"), token_name="prod"),
+        LogFilters(username=TextMatch("user4"), user_id=4, token_id=41),
+        # No rollup covers these: counted from raw rows (a name two users logged under, a renamed user,
+        # a name and another user's id, three dimensions).
+        LogFilters(username=TextMatch("user2"), model_name=TextMatch("gpt-4o")),
+        LogFilters(username=TextMatch("user5"), token_name="dev"),
+        LogFilters(username=TextMatch("user3"), user_id=4, model_name=TextMatch("gpt-4o")),
         LogFilters(user_id=4, model_name=TextMatch("gpt-4o"), channel=1),
         LogFilters(request_id="req-1"),
     ]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, insert, inspect, text
+from sqlalchemy import Engine, MetaData, insert, inspect, select, text
 
 from tests.backends import Databases, DatabaseUrls
 from tests.store.samples import filter_sets, sample_entries
@@ -136,3 +136,6 @@ def test_rollups_are_filled_from_the_logs_already_stored(fresh_db: Database) -> 
         assert logs.count(conn, LogFilters()) == 300
         for filters in filter_sets():
             assert logs.count(conn, filters) == logs.count_raw(conn, filters), filters
+        # Revision 0007: every (username, user id) pair the logs carry.
+        pairs = select(schema.logs.c.username, schema.logs.c.user_id).distinct()
+        assert set(conn.execute(select(schema.log_usernames))) == set(conn.execute(pairs))

@@ -134,3 +134,25 @@ def test_the_write_path_fills_exactly_the_scopes_reads_use() -> None:
     declared = {(scope.code, *scope.key_of(entry)) for scope in rollups.SCOPES}
     assert written == declared
     assert len(declared) == len(rollups.SCOPES)
+
+
+def test_a_username_only_one_user_logged_under_is_read_through_that_users_scopes(db: Database) -> None:
+    """The rewrite is invisible in the totals (the raw rows would give the same numbers), so check it here:
+    a name shared by two users, a renamed user and an unknown name stay on the raw rows."""
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, sample_entries(random.Random(10), 600))
+    with db.read_logs() as conn:
+        assert rollups.sole_user(conn, "user1") == 1
+        assert rollups.sole_user(conn, "user2") is None  # user 6 logged as user2 too
+        assert rollups.sole_user(conn, "user5") is None  # user 5 also logged as user5-old
+        assert rollups.sole_user(conn, "nobody") is None
+        by_name = LogFilters(username=TextMatch("user1"), model_name=TextMatch("gpt-4o"))
+        scope, covered = rollups.covering_scope(conn, by_name)
+        assert scope is not None and scope.dimensions == {"user_id", "model_name"}
+        assert covered == LogFilters(user_id=1, model_name=TextMatch("gpt-4o"))
+        assert rollups.covering_scope(conn, replace(by_name, username=TextMatch("user2"))) == (
+            None,
+            replace(by_name, username=TextMatch("user2")),
+        )
+        other_user = replace(by_name, user_id=3)
+        assert rollups.covering_scope(conn, other_user) == (None, other_user)

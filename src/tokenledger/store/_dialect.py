@@ -194,11 +194,13 @@ def _compiled(
     dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...]
 ) -> Any:
     """An INSERT of `columns` (an upsert adding the `added` columns on a conflict of `key`, when `key` is
-    given), compiled once per engine and shape."""
+    given; with no `added` columns, a conflicting row is left as it is), compiled once per engine and shape."""
     values: dict[str, Any] = {name: bindparam(name) for name in columns}
     statement: Any
     if not key:
         statement = insert(table).values(values)
+    elif not added:
+        statement = _insert_missing(dialect, table, values, key)
     elif dialect.name == "sqlite":
         sqlite_stmt = sqlite.insert(table).values(values)
         updates = {name: table.c[name] + sqlite_stmt.excluded[name] for name in added}
@@ -211,6 +213,15 @@ def _compiled(
         my_stmt = mysql.insert(table).values(values)
         statement = my_stmt.on_duplicate_key_update({name: table.c[name] + my_stmt.inserted[name] for name in added})
     return statement.compile(dialect=dialect)
+
+
+def _insert_missing(dialect: Dialect, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> Any:
+    if dialect.name == "sqlite":
+        return sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=list(key))
+    if dialect.name == "postgresql":
+        return postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=list(key))
+    # Not INSERT IGNORE, which would also turn other errors (a value too long…) into warnings.
+    return mysql.insert(table).values(values).on_duplicate_key_update({key[0]: table.c[key[0]]})
 
 
 def _executemany(conn: Connection, compiled: Any, columns: tuple[str, ...], rows: Sequence[Row]) -> None:
@@ -252,6 +263,13 @@ def upsert_add(
         rows = sorted(rows)
     names = tuple(columns)
     _executemany(conn, _compiled(conn.dialect, table, names, tuple(key), tuple(added)), names, rows)
+
+
+def insert_missing(
+    conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row], key: Sequence[str]
+) -> None:
+    """Insert the rows (tuples in `columns` order) whose `key` the table does not hold yet."""
+    upsert_add(conn, table, columns, rows, key, added=())
 
 
 def last_log_id(conn: Connection) -> int:

@@ -9,9 +9,11 @@ for one scope key, one hour and one log type: the row count, quota and token sum
 
 A count (or quota sum) for filters whose dimensions are exactly those of a scope reads that scope's rows
 for the whole hours inside the time window (at most 24 × days × types rows for one key), plus the raw rows
-of the partial hours at the window's edges through the (dimension, created_at) indexes. Any other
-combination of filters (a request id, three dimensions at once) counts raw rows through the most
-selective index.
+of the partial hours at the window's edges through the (dimension, created_at) indexes. A username that
+only one user has ever logged under, and that user under no other name (`log_usernames` records every
+pair), selects the same logs as that user's id: with a model, key or key name beside it, the user's
+scopes answer. Any other combination of filters (a request id, three dimensions at once) counts raw rows
+through the most selective index.
 
 Neither table is touched when logs are deleted: they are the usage history, which outlives log
 retention. Instead `log_retention.pruned_before` records how far logs were pruned, and totals read the
@@ -31,7 +33,7 @@ from sqlalchemy import ColumnElement, Connection, func, insert, select, update
 from tokenledger.domain.filters import LIKE_ESCAPE, LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry
 from tokenledger.store import _dialect
-from tokenledger.store.schema import log_retention, log_rollups, usage_hourly
+from tokenledger.store.schema import log_retention, log_rollups, log_usernames, usage_hourly
 
 HOUR = 3600
 
@@ -155,6 +157,9 @@ def add(conn: Connection, entries: Sequence[LogEntry]) -> None:
     _dialect.upsert_add(conn, log_rollups, rollup_columns, _rollup_rows(groups), key=_ROLLUP_KEY, added=_SUMMED)
     usage_columns = (*_USAGE_KEY, *_SUMMED)
     _dialect.upsert_add(conn, usage_hourly, usage_columns, _usage_rows(groups), key=_USAGE_KEY, added=_SUMMED)
+    # Nearly every pair is known already: a lookup that finds it writes nothing.
+    usernames = sorted({(username, user) for (user, _, _, username, *_rest) in groups})
+    _dialect.insert_missing(conn, log_usernames, ("username", "user_id"), usernames, key=("username", "user_id"))
 
 
 def pruned_before(conn: Connection) -> int:
@@ -216,6 +221,32 @@ def _scope_for(filters: LogFilters) -> _Scope | None:
     return _BY_DIMENSIONS.get(frozenset(name for name in _DIMENSIONS if getattr(filters, name) is not None))
 
 
+def sole_user(conn: Connection, username: str) -> int | None:
+    """The user id every log carrying `username` has, when every log of that user carries it too; None when
+    the name was logged under several users (imported history), the user under several names, or never."""
+    users = conn.execute(select(log_usernames.c.user_id).where(log_usernames.c.username == username).limit(2)).all()
+    if len(users) != 1:
+        return None
+    user = int(users[0][0])
+    names = conn.execute(select(log_usernames.c.username).where(log_usernames.c.user_id == user).limit(2)).all()
+    return user if len(names) == 1 else None
+
+
+def covering_scope(conn: Connection, filters: LogFilters) -> tuple[_Scope | None, LogFilters]:
+    """The scope whose rollups answer for `filters`, with the filters it answers for: the filters
+    themselves, or the same logs selected by user id instead of an exact username (see `sole_user`)."""
+    scope = _scope_for(filters)
+    username = filters.username
+    if scope is not None or username is None or username.is_pattern:
+        return scope, filters
+    user = sole_user(conn, username.value)
+    if user is None or filters.user_id not in (None, user):
+        return None, filters
+    by_user = replace(filters, username=None, user_id=user)
+    scope = _scope_for(by_user)
+    return (scope, by_user) if scope is not None else (None, filters)
+
+
 def _key_conditions(scope: _Scope, filters: LogFilters) -> list[ColumnElement[bool]]:
     ids = [int(getattr(filters, name)) for name in scope.ids] + [0, 0]
     where: list[ColumnElement[bool]] = [
@@ -250,7 +281,7 @@ def totals(
     """Count, quota and token sums of the logs matching `filters` (their `type` replaced by `types`, None:
     all). `raw(filters)` totals raw rows; it is called for the partial hours at the window's edges, or for
     everything when no scope covers the filters."""
-    scope = _scope_for(filters)
+    scope, filters = covering_scope(conn, filters)
     first, last = whole_hours(filters)
     # The rollups still count pruned logs: they are read only from the first whole hour after the pruning.
     pruned = pruned_before(conn)

@@ -224,6 +224,20 @@ log_rollups = Table(
     **MYSQL_TABLE,
 )
 
+# Every (username, user id) pair that any log has carried, kept in the same transaction as the logs and,
+# like the rollups, never pruned with them. It tells when a username selects exactly one user's logs, so
+# that totals filtered by a username and a model (or key name, or key) can read that user's rollups.
+log_usernames = Table(
+    "log_usernames",
+    log_metadata,
+    Column("username", Name(log.MAX_USERNAME), nullable=False),
+    Column("user_id", BigInteger, nullable=False),
+    PrimaryKeyConstraint("username", "user_id"),
+    Index("ix_log_usernames_user_id_username", "user_id", "username"),
+    sqlite_with_rowid=False,
+    **MYSQL_TABLE,
+)
+
 # Hourly totals of logs per full combination of the dimensions a chart groups by, kept in the same
 # transaction as the logs (see tokenledger.store.rollups). Like log_rollups it is never pruned with the
 # logs: it is the usage history that charts and bills need after the detailed rows are gone.
