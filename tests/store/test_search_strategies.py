@@ -1,8 +1,8 @@
 """Search answers the same whether its words are rare (the full-text index lists the matches) or common
-(the newest rows are read in order and each is tested; on SQLite for a bounded number of rows, after
-which it lists the matches after all), and on SQLite whether a word prefix is expanded into exact terms or not.
-MySQL and SQLite switch plans at COMMON_MATCHES; on PostgreSQL this checks that the threshold changes
-nothing."""
+(the newest rows are read in order and each is tested, for a bounded number of rows, after which the
+matches are listed after all), and on SQLite whether a word prefix is expanded into exact terms or not.
+SQLite switches plans by the density of the matches, MySQL by how many of the newest rows it has tested;
+on PostgreSQL, whose planner chooses, this checks that the settings change nothing."""
 
 from __future__ import annotations
 
@@ -15,15 +15,33 @@ from tokenledger.domain.filters import LogFilters
 from tokenledger.store import _dialect, logs
 from tokenledger.store.database import Database
 
-WORDS = ("upstream", "timeout", "Rate", "limit", "gpt", "4o", "quota", "ok", "模型", "retry_after", "x")
-KEYWORDS = ("upstream", "time", "RATE limit", "gpt-4o", "ok", "模型", "retry", "after", "x", "quota upstream", "zzz")
+WORDS = ("upstream", "timeout", "Rate", "limit", "gpt", "4o", "quota", "ok", "模型", "retry_after", "x", "it's")
+KEYWORDS = (
+    "upstream",
+    "time",
+    "RATE limit",
+    "gpt-4o",
+    "ok",
+    "模型",
+    "retry",
+    "after",
+    "x",
+    "quota upstream",
+    "zzz",
+    "it's",
+)
 # Settings that force each plan: (module, name, value).
 PLANS = {
-    "common words, rows tested one by one": [(_dialect, "COMMON_MATCHES", 3), (_dialect, "PROBE_COST", 0)],
+    "common words, rows tested one by one": [
+        (_dialect, "COMMON_MATCHES", 3),
+        (_dialect, "PROBE_COST", 0),
+        (_dialect, "MYSQL_WALK_ROWS", 10**9),
+    ],
     "common words, too few among the newest rows": [
         (_dialect, "COMMON_MATCHES", 3),
         (_dialect, "PROBE_COST", 0),
         (_dialect, "WALK_SLACK", 0.01),
+        (_dialect, "MYSQL_WALK_ROWS", 1),
     ],
     "word prefixes searched as prefixes": [(_dialect, "MAX_PREFIX_TERMS", 0)],
 }
@@ -69,3 +87,34 @@ def test_every_plan_finds_what_the_index_plan_finds(
     forced = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
     assert forced == rare
     assert sum(len(found) for found in rare.values()) > 200  # the keywords do match plenty of rows
+
+
+@pytest.mark.parametrize("plan", [None, *PLANS])
+def test_words_are_split_at_every_character_but_letters_and_digits(
+    db: Database, monkeypatch: pytest.MonkeyPatch, plan: str | None
+) -> None:
+    """On every engine and plan: `_` and `'` separate words as spaces do (MySQL's own FULLTEXT parser
+    keeps them inside words; its index reads a column where they are spaces)."""
+    contents = ("retry_after 30 seconds", "it's over", "later, after=5", "afterwards")
+    entries = sample_entries(random.Random(12), len(contents))
+    with db.write_logs() as conn:
+        logs.insert_logs(
+            conn,
+            [
+                entry.__class__(**{**_fields(entry), "content": text})
+                for entry, text in zip(entries, contents, strict=True)
+            ],
+        )
+    for module, name, value in PLANS.get(plan or "", []):
+        monkeypatch.setattr(module, name, value)
+    with db.read_logs() as conn:
+        found = {
+            keyword: sorted(entry.content for entry in logs.search(conn, keyword, 50, LogFilters()))
+            for keyword in ("after", "over", "retry after", "seconds")
+        }
+    assert found == {
+        "after": ["afterwards", "later, after=5", "retry_after 30 seconds"],
+        "over": ["it's over"],
+        "retry after": ["retry_after 30 seconds"],
+        "seconds": ["retry_after 30 seconds"],
+    }

@@ -40,6 +40,8 @@ MAX_PREFIX_TERMS = 32
 PROBE_COST = 10
 # How many times the rows the matches' density predicts a walk may read before search lists instead.
 WALK_SLACK = 4
+# On MySQL, how many of the newest rows search tests one by one before it lists the FULLTEXT matches.
+MYSQL_WALK_ROWS = 5_000
 # Values per bound IN list (well under every engine's limit on bound parameters).
 IN_LIST_CHUNK = 500
 # Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
@@ -64,7 +66,8 @@ def search_words(keyword: str) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class ContentMatch:
     """The condition for log content holding every word of a search. With `listed` set, `condition` is
-    tested row by row as the newest rows are read (common words on SQLite): the caller reads at most
+    tested row by row as the newest rows are read (common words on SQLite, every search on MySQL): the
+    caller reads at most
     `walk_rows` of them, and if they hold too few matches, asks `listed`, the same condition answered by
     listing every match."""
 
@@ -77,12 +80,12 @@ def content_matches(conn: Connection, words: Sequence[str], limit: int) -> Conte
     """Content holding every word (each as a word or a word prefix).
 
     Search wants the newest matches, and the cheapest plan depends on how common the words are. Rare
-    words: the full-text index lists every match (at most COMMON_MATCHES of them) and those rows are
-    sorted. Common words: the newest rows are read in order and each is tested, which finds the newest
-    hundred matches after reading a few hundred rows, where collecting millions of matches would not.
-    MySQL tests rows by word-start patterns (its FULLTEXT index cannot be probed by row); PostgreSQL's
-    planner makes this choice by itself from its statistics; SQLite probes FTS5 by row with the exact
-    terms each word prefix covers (see _sqlite_content_matches)."""
+    words: the full-text index lists every match and those rows are sorted. Common words: the newest rows
+    are read in order and each is tested, which finds the newest hundred matches after reading a few
+    hundred rows, where collecting millions of matches would not. PostgreSQL's planner makes this choice
+    by itself from its statistics; SQLite probes FTS5 by row with the exact terms each word prefix covers
+    (see _sqlite_content_matches); MySQL tests the newest MYSQL_WALK_ROWS rows by pattern first, since
+    asking its FULLTEXT index anything gathers every match (see _mysql_content_matches)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         return _sqlite_content_matches(conn, words, limit)
@@ -91,21 +94,26 @@ def content_matches(conn: Connection, words: Sequence[str], limit: int) -> Conte
         # Written out literally so the planner sees the very expression the GIN index is built on.
         matches = text(f"{PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=query)
         return ContentMatch(cast(ColumnElement[bool], matches))
-    # InnoDB does not index words shorter than innodb_ft_min_token_size (3 by default): those words are
-    # matched by a word-start pattern only.
+    return _mysql_content_matches(conn, words)
+
+
+def _mysql_content_matches(conn: Connection, words: Sequence[str]) -> ContentMatch:
+    """InnoDB answers a FULLTEXT query by gathering every match before any LIMIT: 0.4 s for a word in
+    every row at 200,000 rows. So the newest MYSQL_WALK_ROWS rows are tested first, each word as a
+    word-start pattern on `content_words` (the content with everything but letters and digits turned into
+    spaces, which is also what the index holds, revision 0008), and the index lists the matches only when
+    those rows hold too few. Both compare in the column's collation (utf8mb4_unicode_ci: any case, any
+    accent); they differ only where it equates letter sequences of different lengths (`ß` and `ss`), which
+    the index matches and the pattern does not. Words shorter than innodb_ft_min_token_size are not in the
+    index: they are matched by the pattern alone."""
+    spaced = func.concat(" ", literal_column("logs.content_words"))
+    patterns = {word: spaced.like(f"% {word}%") for word in words}
     shortest = _mysql_min_token_size(conn)
     indexed = [word for word in words if len(word) >= shortest]
-    patterns = {word: schema.logs.c.content.regexp_match(f"(^|[^[:alnum:]]){word}") for word in words}
     if not indexed:
         return ContentMatch(and_(*patterns.values()))
-    found = list(
-        conn.execute(select(schema.logs.c.id).where(mysql_fulltext(indexed)).limit(COMMON_MATCHES + 1)).scalars()
-    )
-    if len(found) <= COMMON_MATCHES:
-        return ContentMatch(
-            and_(schema.logs.c.id.in_(found), *(patterns[word] for word in words if word not in indexed))
-        )
-    return ContentMatch(and_(*patterns.values()))
+    listed = and_(mysql_fulltext(indexed), *(patterns[word] for word in words if word not in indexed))
+    return ContentMatch(and_(*patterns.values()), listed=listed, walk_rows=MYSQL_WALK_ROWS)
 
 
 def _fts_listed(query: str) -> ColumnElement[bool]:
@@ -172,7 +180,7 @@ def _terms_beginning(conn: Connection, word: str) -> list[str] | None:
 def mysql_fulltext(words: Sequence[str]) -> ColumnElement[bool]:
     """MySQL's FULLTEXT condition for content holding every word as a word or word prefix."""
     query = " ".join(f"+{word}*" for word in words)
-    against = text("MATCH (logs.content) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
+    against = text("MATCH (logs.content_words) AGAINST (:ft_query IN BOOLEAN MODE)").bindparams(ft_query=query)
     return cast(ColumnElement[bool], against)
 
 
