@@ -25,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import BindParameter
 
 from tokenledger.store import schema
@@ -244,6 +245,21 @@ def _executemany(conn: Connection, compiled: Any, columns: tuple[str, ...], rows
         conn.exec_driver_sql(compiled.string, list(rows))
     else:
         conn.exec_driver_sql(compiled.string, [dict(zip(columns, row, strict=True)) for row in rows])
+
+
+def driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
+    """Every row of a query as the driver's own tuples. SQLAlchemy still compiles (and caches) the
+    statement, but its per-row result processing (a Row and type processors per row) is skipped: at export
+    volumes it cost a quarter as much as the driver's fetch. So the values are the driver's: SQLite and
+    MySQL return booleans as 0/1. Raises DBAPIError, as `conn.execute` does."""
+    result = conn.execute(query)
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        return list(result.cursor.fetchall())
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=conn.dialect) from exc
+    finally:
+        result.close()
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
