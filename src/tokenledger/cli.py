@@ -22,6 +22,7 @@ from tokenledger.domain.errors import Invalid, LedgerError
 from tokenledger.domain.export import ExportFormat
 from tokenledger.domain.filters import Scope, parse_filters
 from tokenledger.domain.log import View
+from tokenledger.runtime import limit_malloc_arenas
 from tokenledger.services import accounts, adoption, cleanup, demo, export, ledger
 from tokenledger.settings import Settings
 from tokenledger.store import migrate
@@ -122,6 +123,7 @@ def serve(
 
     from tokenledger.app import create_app
 
+    limit_malloc_arenas()
     settings = load_settings(host=host, port=port, sql_dsn=sql_dsn, log_sql_dsn=log_sql_dsn)
     with open_database(settings) as db:
         prepare_schema(db)
