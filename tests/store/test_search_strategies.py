@@ -7,13 +7,16 @@ on PostgreSQL, whose planner chooses, this checks that the settings change nothi
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from tests.store.samples import sample_entries
 from tokenledger.domain.filters import LogFilters
-from tokenledger.store import _dialect, logs
+from tokenledger.store import _dialect, logs, migrate
 from tokenledger.store.database import Database
+from tokenledger.store.schema import logs as logs_table
 
 WORDS = ("upstream", "timeout", "Rate", "limit", "gpt", "4o", "quota", "ok", "模型", "retry_after", "x", "it's")
 KEYWORDS = (
@@ -43,6 +46,17 @@ PLANS = {
         (_dialect, "WALK_SLACK", 0.01),
         (_dialect, "MYSQL_WALK_ROWS", 1),
     ],
+    "common words, the newest rows tested against the set of matches": [
+        (_dialect, "COMMON_MATCHES", 3),
+        (_dialect, "MATCH_SET_COST", 0),
+        (_dialect, "SET_STEP_COST", 0),
+    ],
+    "common words, too few among the newest rows tested against the set": [
+        (_dialect, "COMMON_MATCHES", 3),
+        (_dialect, "MATCH_SET_COST", 0),
+        (_dialect, "SET_STEP_COST", 0),
+        (_dialect, "WALK_SLACK", 0.01),
+    ],
     "word prefixes searched as prefixes": [(_dialect, "MAX_PREFIX_TERMS", 0)],
 }
 
@@ -51,8 +65,7 @@ def _contents(rng: random.Random, count: int) -> list[str]:
     return [" ".join(rng.sample(WORDS, rng.randint(1, 4))) + f" #{n}" for n in range(count)]
 
 
-@pytest.fixture
-def searchable(db: Database) -> Database:
+def _fill(db: Database) -> Database:
     rng = random.Random(11)
     entries = sample_entries(rng, 400)
     contents = _contents(rng, len(entries))
@@ -65,6 +78,11 @@ def searchable(db: Database) -> Database:
             ],
         )
     return db
+
+
+@pytest.fixture
+def searchable(db: Database) -> Database:
+    return _fill(db)
 
 
 def _fields(entry: object) -> dict[str, object]:
@@ -118,3 +136,27 @@ def test_words_are_split_at_every_character_but_letters_and_digits(
         "retry after": ["retry_after 30 seconds"],
         "seconds": ["retry_after 30 seconds"],
     }
+
+
+def test_sqlite_walks_the_newest_index_entries_against_the_set_of_matches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Asked with the ids' set, SQLite reads the (created_at, id) index newest first and stops at the page;
+    if it read the set as row lookups it would sort every match, silently (the answers are the same)."""
+    searchable = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    migrate.upgrade(searchable)
+    _fill(searchable)
+    monkeypatch.setattr(_dialect, "COMMON_MATCHES", 3)
+    monkeypatch.setattr(_dialect, "MATCH_SET_COST", 0)
+    monkeypatch.setattr(_dialect, "SET_STEP_COST", 0)
+    with searchable.read_logs() as conn:
+        content = _dialect.content_matches(conn, ["upstream"], 50)
+        assert content.listed is not None
+        plans = {}
+        for name, condition in (("walked", content.condition), ("listed", content.listed)):
+            query = select(logs_table.c.id).where(condition).order_by(*logs._ORDER).limit(50)
+            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+            plans[name] = " | ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+    assert "COVERING INDEX ix_logs_created_at_id" in plans["walked"] and "TEMP B-TREE" not in plans["walked"]
+    assert "TEMP B-TREE" in plans["listed"]
+    searchable.dispose()
