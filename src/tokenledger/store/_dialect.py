@@ -72,9 +72,8 @@ def search_words(keyword: str) -> list[str]:
 class ContentMatch:
     """The condition for log content holding every word of a search. With `listed` set, `condition` is
     tested row by row as the newest rows are read (common words on SQLite, every search on MySQL): the
-    caller reads at most
-    `walk_rows` of them, and if they hold too few matches, asks `listed`, the same condition answered by
-    listing every match."""
+    caller reads at most `walk_rows` of them, and if they hold too few matches, asks `listed`, the same
+    condition answered by listing every match."""
 
     condition: ColumnElement[bool]
     listed: ColumnElement[bool] | None = None
@@ -142,8 +141,8 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
     and from it how many rows a walk would read to find `limit` matches and how many matches there are.
     Costs are counted in listed matches (PROBE_COST, MATCH_SET_COST, SET_STEP_COST). A walk is bounded at
     WALK_SLACK times what the density predicts (the newest rows may use the words less than the oldest):
-    past that the caller lists after all. A word that covers more than MAX_PREFIX_TERMS terms, or that is not plain
-    ASCII (FTS5 folds diacritics, which the term lookup does not), is searched as a prefix."""
+    past that the caller lists after all. A word that covers more than MAX_PREFIX_TERMS terms, or that is
+    not plain ASCII (FTS5 folds diacritics, which the term lookup does not), is searched as a prefix."""
     expanded = [_terms_beginning(conn, word) for word in words]
     if any(terms is None for terms in expanded):
         return ContentMatch(_fts_listed(" AND ".join(f'"{word}"*' for word in words)))

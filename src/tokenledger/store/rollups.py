@@ -158,7 +158,7 @@ def add(conn: Connection, entries: Sequence[LogEntry]) -> None:
     usage_columns = (*_USAGE_KEY, *_SUMMED)
     _dialect.upsert_add(conn, usage_hourly, usage_columns, _usage_rows(groups), key=_USAGE_KEY, added=_SUMMED)
     # Nearly every pair is known already: a lookup that finds it writes nothing.
-    usernames = sorted({(username, user) for (user, _, _, username, *_rest) in groups})
+    usernames = list({(username, user) for (user, _, _, username, *_rest) in groups})
     _dialect.insert_missing(conn, log_usernames, ("username", "user_id"), usernames, key=("username", "user_id"))
 
 
