@@ -26,8 +26,8 @@ def server_db(request: pytest.FixtureRequest, databases: Databases, tmp_path: Pa
 
 def _plan(conn: Connection, words: list[str]) -> str:
     """EXPLAIN of a query filtered by the full-text condition, one line per plan row."""
-    condition = _dialect.content_matches(conn, words, 100).condition if conn.dialect.name == "postgresql" else None
-    query = select(logs.c.id).where(condition if condition is not None else _dialect.mysql_fulltext(words))
+    listed = _dialect.content_matches(conn, words, 100).listed if conn.dialect.name == "postgresql" else None
+    query = select(logs.c.id).where(listed if listed is not None else _dialect.mysql_fulltext(words))
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     rows = conn.exec_driver_sql("EXPLAIN " + sql.replace("%", "%%"))
     return "\n".join(" ".join(str(value) for value in row) for row in rows)

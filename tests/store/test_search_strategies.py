@@ -1,8 +1,8 @@
 """Search answers the same whether its words are rare (the full-text index lists the matches) or common
 (the newest rows are read in order and each is tested, for a bounded number of rows, after which the
 matches are listed after all), and on SQLite whether a word prefix is expanded into exact terms or not.
-SQLite switches plans by the density of the matches, MySQL by how many of the newest rows it has tested;
-on PostgreSQL, whose planner chooses, this checks that the settings change nothing."""
+SQLite switches plans by the density of the matches, PostgreSQL and MySQL by how many of the newest rows
+they have tested."""
 
 from __future__ import annotations
 
@@ -39,12 +39,14 @@ PLANS = {
         (_dialect, "COMMON_MATCHES", 3),
         (_dialect, "PROBE_COST", 0),
         (_dialect, "MYSQL_WALK_ROWS", 10**9),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 10**9),
     ],
     "common words, too few among the newest rows": [
         (_dialect, "COMMON_MATCHES", 3),
         (_dialect, "PROBE_COST", 0),
         (_dialect, "WALK_SLACK", 0.01),
         (_dialect, "MYSQL_WALK_ROWS", 1),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 1),
     ],
     "common words, the newest rows tested against the set of matches": [
         (_dialect, "COMMON_MATCHES", 3),

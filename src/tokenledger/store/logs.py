@@ -7,6 +7,7 @@ from dataclasses import fields, replace
 from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Connection, Row, Select, Table, delete, false, func, or_, select, union_all
+from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.domain.export import LogValues
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
@@ -363,6 +364,10 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return newest(content.condition if content else None)
     # Rows are tested one by one: read at most `walk_rows` of the scope's newest, and if they hold fewer
     # than `limit` matches, list every match instead.
+    if content.walk_as_subquery:
+        tested = or_(content.condition, of_type) if of_type is not None else content.condition
+        found = _newest_among_newest(conn, scope, tested, content.walk_rows, limit)
+        return found if found is not None else newest(content.listed)
     walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
     oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
     if oldest_walked is None:
@@ -373,6 +378,27 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         or_(logs.c.created_at > oldest_walked.created_at, logs.c.id >= oldest_walked.id),
     )
     return found if len(found) == limit else newest(content.listed)
+
+
+def _newest_among_newest(
+    conn: Connection, scope: LogFilters, condition: ColumnElement[bool], walk_rows: int, limit: int
+) -> list[LogEntry] | None:
+    """The newest `limit` rows matching `condition` among the scope's newest `walk_rows`, read in one
+    statement that stops at the page; None when those rows hold fewer and the scope has more."""
+    newest_rows = select(logs).where(*_conditions(scope)).order_by(*_ORDER).limit(walk_rows).subquery()
+    matching = ClauseAdapter(newest_rows).traverse(condition)
+    query = (
+        select(newest_rows)
+        .where(matching)
+        .order_by(newest_rows.c.created_at.desc(), newest_rows.c.id.desc())
+        .limit(limit)
+    )
+    found = [_entry(row) for row in conn.execute(query)]
+    if len(found) == limit:
+        return found
+    scope_rows = select(logs.c.id).where(*_conditions(scope)).limit(walk_rows).subquery()
+    walked_all = conn.execute(select(func.count()).select_from(scope_rows)).scalar_one() < walk_rows
+    return found if walked_all else None
 
 
 def delete_oldest(conn: Connection, before: int, limit: int) -> int:
