@@ -13,14 +13,6 @@ def ok(data: Any = None, message: str = "") -> dict[str, Any]:
     return {"success": True, "message": message, "data": data}
 
 
-def ok_rendered(data: Any) -> JSONResponse:
-    """`ok(data)` rendered to JSON as it is, for answers made of many plain values (dicts, lists, text,
-    numbers, booleans): pages of logs, hourly buckets. FastAPI's own encoding of a returned dict walks every
-    value in Python first: 28 ms against 3.4 ms of rendering for 1,000 log rows, 185 ms against 20 ms for
-    a month of one user's 14,000 hourly buckets."""
-    return JSONResponse(ok(data))
-
-
 def fail(message: str, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:
     """A failure: no `data`, a message a person can act on. Business failures keep HTTP 200 because New
     API clients read `success` (some throw on any non-2xx)."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from tokenledger.api.deps import (
@@ -18,7 +17,7 @@ from tokenledger.api.deps import (
     WriterDep,
     require_admin,
 )
-from tokenledger.api.envelope import ok, ok_rendered, page_payload
+from tokenledger.api.envelope import ok, page_payload
 from tokenledger.api.params import AdminFilters, AdminStatFilters, Paging, SelfFilters, SelfStatFilters
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
@@ -39,16 +38,16 @@ def _stat_payload(stat: LogStat) -> dict[str, int]:
 
 @router.get("/api/log/", summary="All logs (admin)")
 @router.get("/api/log", include_in_schema=False)
-def list_all_logs(_admin: Admin, db: DatabaseDep, filters: AdminFilters, page: Paging) -> JSONResponse:
-    return ok_rendered(page_payload(ledger.list_logs(db, filters, page, View.ADMIN)))
+def list_all_logs(_admin: Admin, db: DatabaseDep, filters: AdminFilters, page: Paging) -> dict[str, Any]:
+    return ok(page_payload(ledger.list_logs(db, filters, page, View.ADMIN)))
 
 
 @router.get("/api/log/self", summary="Own logs (user or API key)")
 def list_own_logs(
     caller: AnyCaller, db: DatabaseDep, settings: SettingsDep, filters: SelfFilters, page: Paging
-) -> JSONResponse:
+) -> dict[str, Any]:
     scoped = ledger.scope_to_caller(filters, caller, settings.api_key_log_scope)
-    return ok_rendered(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
+    return ok(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
 
 
 @router.get("/api/log/stat", summary="Quota, RPM and TPM of all logs (admin; an API key gets its own)")
@@ -73,18 +72,18 @@ def stat_own_logs(
 @router.get("/api/log/search", summary="Search all logs by content or type (admin)")
 def search_all_logs(
     admin: Admin, db: DatabaseDep, settings: SettingsDep, limiter: LimiterDep, keyword: str | None = None
-) -> JSONResponse:
+) -> dict[str, Any]:
     limiter.hit("search", str(admin.user.id), settings.search_rate_limit)
-    return ok_rendered(ledger.search_logs(db, parse_keyword(keyword), View.ADMIN, LogFilters()))
+    return ok(ledger.search_logs(db, parse_keyword(keyword), View.ADMIN, LogFilters()))
 
 
 @router.get("/api/log/self/search", summary="Search own logs by content or type")
 def search_own_logs(
     caller: AnyCaller, db: DatabaseDep, settings: SettingsDep, limiter: LimiterDep, keyword: str | None = None
-) -> JSONResponse:
+) -> dict[str, Any]:
     limiter.hit("search", str(caller.user.id), settings.search_rate_limit)
     scope = ledger.scope_to_caller(LogFilters(), caller, settings.api_key_log_scope)
-    return ok_rendered(ledger.search_logs(db, parse_keyword(keyword), View.USER, scope))
+    return ok(ledger.search_logs(db, parse_keyword(keyword), View.USER, scope))
 
 
 @router.delete("/api/log/", summary="Delete logs older than a timestamp (admin)")
@@ -105,14 +104,14 @@ def list_key_logs(
     filters: SelfFilters,
     page: Paging,
     key: Annotated[str | None, Query(description="The API key, for clients that cannot send headers.")] = None,
-) -> JSONResponse:
+) -> dict[str, Any]:
     caller = auth.authenticate_api_key(db, request.headers.get("authorization") or key or "")
     assert caller.api_key is not None
     limiter.hit("token", str(caller.api_key.id), settings.token_log_rate_limit)
     scoped = filters.scoped_to_key(caller.user.id, caller.api_key.id)
     if any(name in request.query_params for name in TOKEN_PAGING_PARAMS):
-        return ok_rendered(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
-    return ok_rendered(ledger.recent_logs(db, scoped, TOKEN_LOG_LIMIT, View.USER))
+        return ok(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
+    return ok(ledger.recent_logs(db, scoped, TOKEN_LOG_LIMIT, View.USER))
 
 
 @router.post("/api/log/ingest", summary="Push usage records (admin or ingest key)")

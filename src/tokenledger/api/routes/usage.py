@@ -3,13 +3,12 @@ Parameters are declared here for the OpenAPI docs and parsed by tokenledger.doma
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import JSONResponse
 
 from tokenledger.api.deps import Admin, AnyCaller, DatabaseDep, SettingsDep
-from tokenledger.api.envelope import ok_rendered
+from tokenledger.api.envelope import ok
 from tokenledger.api.params import TS
 from tokenledger.domain import analytics, timestamps
 from tokenledger.domain.filters import Scope
@@ -57,9 +56,9 @@ def _admin_params(
 @router.get("/api/usage/", include_in_schema=False)
 def all_usage(
     request: Request, _admin: Admin, db: DatabaseDep, _docs: Annotated[None, Depends(_admin_params)]
-) -> JSONResponse:
+) -> dict[str, Any]:
     query = analytics.parse_query(request.query_params, Scope.ADMIN, timestamps.now())
-    return ok_rendered(service.usage(db, query))
+    return ok(service.usage(db, query))
 
 
 @router.get("/api/usage/self", summary="Own usage per time bucket and group, for charts (user or API key)")
@@ -69,6 +68,6 @@ def own_usage(
     db: DatabaseDep,
     settings: SettingsDep,
     _docs: Annotated[None, Depends(_self_params)],
-) -> JSONResponse:
+) -> dict[str, Any]:
     query = analytics.parse_query(request.query_params, Scope.SELF, timestamps.now())
-    return ok_rendered(service.own_usage(db, query, caller, settings.api_key_log_scope))
+    return ok(service.own_usage(db, query, caller, settings.api_key_log_scope))
