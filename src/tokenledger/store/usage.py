@@ -103,7 +103,8 @@ def list_buckets(
     """Buckets whose hour start lies in [start, end] (0 = unbounded). With a user or username, that user's
     buckets per model and hour (with user fields for a username query); otherwise summed over users."""
     # Read as the driver's tuples, columns in UsageBucket's field order: a heavy user's month is tens of
-    # thousands of buckets, and SQLAlchemy's per-row processing cost twice the driver's fetch.
+    # thousands of buckets, and SQLAlchemy's row mappings added a third to the query (14,000 buckets at 1M
+    # rows: 63–66 ms against 47).
     if user_id is not None or username is not None:
         buckets = quota_data.c
         conditions = _window(buckets.created_at, start, end)
@@ -111,14 +112,10 @@ def list_buckets(
             conditions.append(buckets.user_id == user_id)
         if username is not None:
             conditions.append(buckets.username == username)
-        user_fields = (buckets.user_id, buckets.username) if username is not None else ()
-        query = (
-            select(
-                buckets.model_name, buckets.created_at, buckets.count, buckets.quota, buckets.token_used, *user_fields
-            )
-            .where(*conditions)
-            .order_by(buckets.created_at, buckets.model_name, buckets.id)
-        )
+        fields = [buckets.model_name, buckets.created_at, buckets.count, buckets.quota, buckets.token_used]
+        if username is not None:
+            fields += [buckets.user_id, buckets.username]
+        query = select(*fields).where(*conditions).order_by(buckets.created_at, buckets.model_name, buckets.id)
         return [UsageBucket(*row) for row in _dialect.driver_rows(conn, query)]
     # Summed over users: quota_data_models holds those sums, one row per model and hour, and a window is one
     # range of its primary key, read in the order returned.
