@@ -32,8 +32,8 @@ from tokenledger.store import schema
 
 T = TypeVar("T")
 
-# Up to this many full-text matches, search lists them all; above it, it may read the newest rows and
-# test each instead (see content_matches).
+# On SQLite, up to this many full-text matches, search lists them all; above it, it may read the newest
+# rows and test each instead (see _sqlite_content_matches).
 COMMON_MATCHES = 5_000
 # On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
 MAX_PREFIX_TERMS = 32
@@ -56,8 +56,10 @@ IN_LIST_CHUNK = 500
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # PostgreSQL's own parser keeps "gpt-4" or "v1.5" together or reads "-4" as a signed number, so its index
 # is built on the content with every non-alphanumeric run turned into a space: the same words as above.
-# The migration that creates the index spells out this same expression.
-PG_SEARCH_VECTOR = "to_tsvector('simple', regexp_replace(content, '[^[:alnum:]]+', ' ', 'g'))"
+# The migration that creates the index spells out this same expression (and MySQL's stored
+# `content_words` column the same replacement); PostgreSQL's row-by-row test reads the same text.
+NON_WORD_RUN = "[^[:alnum:]]+"
+PG_SEARCH_VECTOR = f"to_tsvector('simple', regexp_replace(content, '{NON_WORD_RUN}', ' ', 'g'))"
 
 
 def in_chunks(values: Sequence[T]) -> Iterator[list[T]]:
@@ -74,9 +76,9 @@ def search_words(keyword: str) -> list[str]:
 @dataclass(frozen=True, slots=True)
 class ContentMatch:
     """The condition for log content holding every word of a search. With `listed` set, `condition` is
-    tested row by row as the newest rows are read (common words on SQLite, every search on MySQL): the
-    caller reads at most `walk_rows` of them, and if they hold too few matches, asks `listed`, the same
-    condition answered by listing every match."""
+    tested row by row as the newest rows are read (common words on SQLite, every search on PostgreSQL and
+    MySQL): the caller reads at most `walk_rows` of them, and if they hold too few matches, asks `listed`,
+    the same condition answered by listing every match."""
 
     condition: ColumnElement[bool]
     listed: ColumnElement[bool] | None = None
@@ -93,10 +95,9 @@ def content_matches(conn: Connection, words: Sequence[str], limit: int) -> Conte
     words: the full-text index lists every match and those rows are sorted. Common words: the newest rows
     are read in order and each is tested, which finds the newest hundred matches after reading a few
     hundred rows, where collecting millions of matches would not. The choice is made here, not left to a
-    planner: SQLite probes FTS5 by row with the exact terms each word prefix
-    covers, or tests ids against the set of matches (see _sqlite_content_matches); PostgreSQL and MySQL
-    test the newest rows by pattern first (see _postgresql_content_matches and
-    _mysql_content_matches)."""
+    planner: SQLite probes FTS5 by row with the exact terms each word prefix covers, or tests ids against
+    the set of matches (see _sqlite_content_matches); PostgreSQL and MySQL test the newest rows by pattern
+    first (see _postgresql_content_matches and _mysql_content_matches)."""
     dialect = conn.dialect.name
     if dialect == "sqlite":
         return _sqlite_content_matches(conn, words, limit)
@@ -118,7 +119,7 @@ def _postgresql_content_matches(words: Sequence[str]) -> ContentMatch:
     listed = text(
         f"logs.id = ANY(ARRAY(SELECT id FROM logs WHERE {PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)))"
     ).bindparams(ts_query=query)
-    spaced = func.concat(" ", func.regexp_replace(schema.logs.c.content, "[^[:alnum:]]+", " ", "g"))
+    spaced = func.concat(" ", func.regexp_replace(schema.logs.c.content, NON_WORD_RUN, " ", "g"))
     tested = and_(*(spaced.ilike(f"% {word}%") for word in words))
     return ContentMatch(
         tested, listed=cast(ColumnElement[bool], listed), walk_rows=POSTGRESQL_WALK_ROWS, walk_as_subquery=True

@@ -355,18 +355,19 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
     if content is None and of_type is None:
         return []
 
+    def wanted(content_condition: ColumnElement[bool] | None) -> ColumnElement[bool]:
+        return or_(*(condition for condition in (content_condition, of_type) if condition is not None))
+
     def newest(content_condition: ColumnElement[bool] | None, *within: ColumnElement[bool]) -> list[LogEntry]:
-        matches = [condition for condition in (content_condition, of_type) if condition is not None]
-        query = select(logs).where(or_(*matches), *_conditions(scope), *within).order_by(*_ORDER).limit(limit)
-        return [_entry(row) for row in conn.execute(query)]
+        query = select(logs).where(wanted(content_condition), *_conditions(scope), *within)
+        return [_entry(row) for row in conn.execute(query.order_by(*_ORDER).limit(limit))]
 
     if content is None or content.listed is None:
         return newest(content.condition if content else None)
     # Rows are tested one by one: read at most `walk_rows` of the scope's newest, and if they hold fewer
     # than `limit` matches, list every match instead.
     if content.walk_as_subquery:
-        tested = or_(content.condition, of_type) if of_type is not None else content.condition
-        found = _newest_among_newest(conn, scope, tested, content.walk_rows, limit)
+        found = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
         return found if found is not None else newest(content.listed)
     walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
     oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
