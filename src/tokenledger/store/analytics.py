@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, case, func, select
+from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.domain.analytics import HourTotals, UsageQuery
 from tokenledger.store import _dialect
@@ -81,23 +82,47 @@ def _common(table: Table, query: UsageQuery) -> list[ColumnElement[bool]]:
     return where
 
 
-def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | None) -> Any:
+def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | None, dialect: str) -> Any:
     fixed = query.filters.fixed()
     where = [log_rollups.c.scope == scope.code]
     # Pin every key column: unused ones hold 0 or '' in this scope, which keeps the read on a prefix of
     # the primary key (scope, key1, key2, key_text, hour, type).
-    for index, column in enumerate(_ID_COLUMNS):
-        name = scope.ids[index] if index < len(scope.ids) else None
+    free: list[tuple[Any, list[ColumnElement[bool]]]] = []  # grouped, not fixed: (column, conditions before)
+    for column, name in _key_columns(scope):
         if name is None:
-            where.append(column == 0)
+            where.append(column == ("" if column is log_rollups.c.key_text else 0))
         elif name in fixed:
             where.append(column == fixed[name])
-    if scope.text is None:
-        where.append(log_rollups.c.key_text == "")
-    elif scope.text in fixed:
-        where.append(log_rollups.c.key_text == fixed[scope.text])
+        else:
+            free.append((column, list(where)))
+    if len(free) == 1 and dialect != "mysql":
+        # The one grouped key column comes before `hour` in the key, so the window alone would read every
+        # hour of history of every key: read the window of each key present instead. MySQL and MariaDB
+        # answer the "next key" step below by scanning from the first key (and do not skip through the
+        # index for DISTINCT here either), so there the window still reads the scope's whole history.
+        column, before = free[0]
+        where.append(column.in_(_present_keys(column, before)))
     groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
     return _grouped(log_rollups, query, groups, where, firsts)
+
+
+def _key_columns(scope: _Scope) -> list[tuple[Any, str | None]]:
+    """The key columns in primary-key order, each with the dimension it holds in this scope (None: unused)."""
+    ids = [(column, scope.ids[index] if index < len(scope.ids) else None) for index, column in enumerate(_ID_COLUMNS)]
+    return [*ids, (log_rollups.c.key_text, scope.text)]
+
+
+def _present_keys(column: Any, before: list[ColumnElement[bool]]) -> Any:
+    """The distinct values of a key column among the rows that match `before` (conditions on the key
+    columns ahead of it), found one index seek each (a loose index scan, written as a recursive query):
+    the cost is one seek per key ever seen, not one row per hour of history."""
+    known = log_rollups.alias("known")
+    adapted = [ClauseAdapter(known).traverse(condition) for condition in before]
+    key = known.c[column.name]
+    first = select(func.min(key).label("value")).where(*adapted).cte("present_keys", recursive=True)
+    following = select(func.min(key)).where(*adapted, key > first.c.value).scalar_subquery()
+    keys = first.union_all(select(following).where(first.c.value.is_not(None)))
+    return select(keys.c.value).where(keys.c.value.is_not(None))
 
 
 def _usage_select(query: UsageQuery, firsts: Sequence[int] | None) -> Any:
@@ -117,13 +142,18 @@ def _grouped(
     return select(*keys, *_sums(table)).where(*where, *_common(table, query)).group_by(*keys)
 
 
+def hourly_statement(query: UsageQuery, firsts: Sequence[int] | None, dialect: str) -> Any:
+    """The query `hourly_totals` runs on this SQL dialect."""
+    scope = plan(query.dimensions).scope
+    return _usage_select(query, firsts) if scope is None else _rollup_select(scope, query, firsts, dialect)
+
+
 def hourly_totals(conn: Connection, query: UsageQuery, firsts: Sequence[int] | None = None) -> list[HourTotals]:
     """Sums per group, hour and log type for the query's hours, types and filters (its `username` must
     already be resolved to `user_id`); the group key follows `query.group_by`, a grouped `type` included.
     With `firsts` (the first hours of the query's buckets, see `domain.analytics.bucket_firsts`) the sums
     are per bucket instead, each under its bucket's first hour."""
-    scope = plan(query.dimensions).scope
-    statement = _usage_select(query, firsts) if scope is None else _rollup_select(scope, query, firsts)
+    statement = hourly_statement(query, firsts, conn.dialect.name)
     # Rows are (group values without type…, hour, type, count, quota, prompt_tokens, completion_tokens).
     fields = query.group_fields
     texts = [name in _TEXT_DIMENSIONS for name in fields if name != "type"]
