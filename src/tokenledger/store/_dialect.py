@@ -441,6 +441,11 @@ def maintain_after_deletion(conn: Connection) -> bool:
 _GROWING_TABLES = ("logs", "log_rollups", "usage_hourly", "quota_data", "quota_data_models")
 
 
+def vacuum_and_analyze(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:
+    """PostgreSQL's VACUUM ANALYZE of `tables`, on a connection in autocommit mode."""
+    conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
+
+
 def refresh_statistics(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:
     """Refresh the planner's statistics of `tables` on PostgreSQL and MySQL, as their background upkeep
     does after enough changes (a bulk load outpaces it; PostgreSQL's autovacuum may be off). SQLite keeps
