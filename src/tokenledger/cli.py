@@ -22,7 +22,7 @@ from tokenledger.domain.errors import Invalid, LedgerError
 from tokenledger.domain.export import ExportFormat
 from tokenledger.domain.filters import Scope, parse_filters
 from tokenledger.domain.log import View
-from tokenledger.runtime import limit_malloc_arenas
+from tokenledger.runtime import freeze_startup_objects, limit_malloc_arenas
 from tokenledger.services import accounts, adoption, cleanup, demo, export, ledger
 from tokenledger.settings import Settings
 from tokenledger.store import migrate
@@ -132,7 +132,9 @@ def serve(
         if with_demo and not ledger.has_logs(db):
             sample = seed_with_progress(db, demo_rows, seed=42)
         print_instructions(settings, db, bootstrap, sample)
-        uvicorn.run(create_app(settings, db), host=settings.host, port=settings.port, log_level="info")
+        app = create_app(settings, db)
+        freeze_startup_objects()
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="info")
 
 
 def print_instructions(

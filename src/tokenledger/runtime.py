@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 
 # mallopt's parameter number for the most arenas glibc may create (malloc.h: M_ARENA_MAX).
 _M_ARENA_MAX = -8
@@ -24,3 +25,12 @@ def limit_malloc_arenas(arenas: int = SERVER_MALLOC_ARENAS) -> bool:
     except (OSError, AttributeError):
         return False
     return bool(mallopt(_M_ARENA_MAX, arenas))
+
+
+def freeze_startup_objects() -> None:
+    """Exempt every object alive now (modules, classes, the app and its routes: hundreds of thousands) from
+    the garbage collector's future passes. A full pass visits every tracked object, and request work
+    triggered one every twenty or so searches: that request took 60–70 ms instead of 20. Frozen objects
+    are still freed by reference counting; only cycles among them would stay."""
+    gc.collect()
+    gc.freeze()
