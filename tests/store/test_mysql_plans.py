@@ -52,9 +52,9 @@ def test_deep_and_cursor_pages_read_ids_from_the_index_alone(
 ) -> None:
     with mysql_db.read_logs() as conn:
         if paging == "offset":
-            query = logs._newest(conn, filters, limit=10, offset=100)
+            query = logs._newest(conn, filters, limit=10, offset=100, page=True)
         else:
-            query = logs._newest(conn, filters, limit=10, after=Cursor(1_790_000_300, 300, 100))
+            query = logs._newest(conn, filters, limit=10, after=Cursor(1_790_000_300, 300, 100), page=True)
     plan = _explain(mysql_db, query)
     id_steps = [step for step in plan if step["key"] == index]
     assert id_steps and "Using index" in str(id_steps[0]["Extra"]), plan

@@ -69,8 +69,8 @@ def test_a_users_buckets_come_from_one_covering_index_in_order(db: Database, ind
 
 def test_a_chart_grouped_by_a_key_reads_each_keys_window_not_its_history(tmp_path: Path) -> None:
     """Grouped by model (a key column ahead of `hour` in log_rollups' key), SQLite seeks each model's hours
-    in the window instead of reading every hour the scope holds. (PostgreSQL chooses by cost; MySQL keeps
-    the plain window, see store.analytics._rollup_select.)"""
+    in the window instead of reading every hour the scope holds. (PostgreSQL and MySQL keep the plain
+    window read, see store.analytics._rollup_select.)"""
     db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
     migrate.upgrade(db)
     window = {"start_timestamp": str(FIRST_HOUR), "end_timestamp": str(FIRST_HOUR + 86400)}

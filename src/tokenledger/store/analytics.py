@@ -95,11 +95,14 @@ def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | Non
             where.append(column == fixed[name])
         else:
             free.append((column, list(where)))
-    if len(free) == 1 and dialect != "mysql":
+    if len(free) == 1 and dialect == "sqlite":
         # The one grouped key column comes before `hour` in the key, so the window alone would read every
-        # hour of history of every key: read the window of each key present instead. MySQL and MariaDB
-        # answer the "next key" step below by scanning from the first key (and do not skip through the
-        # index for DISTINCT here either), so there the window still reads the scope's whole history.
+        # hour of history of every key: read the window of each key present instead. Only on SQLite:
+        # MariaDB answers the "next key" step below by scanning from the first key (and does not skip
+        # through the index for DISTINCT either), and PostgreSQL, which does seek each key, cannot
+        # estimate how many rows the keys bring: it sorted 39,000 on disk where a hash would do (30 days
+        # by model at 1M rows: 80 ms against 26 for the plain read). There the window still reads the
+        # scope's whole history.
         column, before = free[0]
         where.append(column.in_(_present_keys(column, before)))
     groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
