@@ -8,9 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Select
 
 from tests.backends import Databases
+from tests.store.plans import explain
 from tokenledger.domain.filters import Cursor, LogFilters
 from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import logs, migrate
@@ -32,12 +32,6 @@ def mysql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
     database.dispose()
 
 
-def _explain(database: Database, query: Select[object]) -> list[dict[str, object]]:
-    with database.read_logs() as conn:
-        sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-        return [dict(row._mapping) for row in conn.exec_driver_sql("EXPLAIN " + sql.replace("%", "%%"))]
-
-
 @pytest.mark.parametrize(
     ("filters", "index"),
     [
@@ -55,7 +49,8 @@ def test_deep_and_cursor_pages_read_ids_from_the_index_alone(
             query = logs._newest(conn, filters, limit=10, offset=100, page=True)
         else:
             query = logs._newest(conn, filters, limit=10, after=Cursor(1_790_000_300, 300, 100), page=True)
-    plan = _explain(mysql_db, query)
+    with mysql_db.read_logs() as conn:
+        plan = [dict(row._mapping) for row in explain(conn, query)]
     id_steps = [step for step in plan if step["key"] == index]
     assert id_steps and "Using index" in str(id_steps[0]["Extra"]), plan
     assert any(step["table"] == "logs" and step["key"] == "PRIMARY" for step in plan), plan

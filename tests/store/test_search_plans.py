@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.backends import Databases
+from tests.store.plans import plan_text
 from tokenledger.store import _dialect, migrate
 from tokenledger.store.database import Connection, Database
 from tokenledger.store.schema import logs
@@ -28,9 +29,7 @@ def _plan(conn: Connection, words: list[str]) -> str:
     """EXPLAIN of a query filtered by the full-text condition, one line per plan row."""
     listed = _dialect.content_matches(conn, words, 100).listed if conn.dialect.name == "postgresql" else None
     query = select(logs.c.id).where(listed if listed is not None else _dialect.mysql_fulltext(words))
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    rows = conn.exec_driver_sql("EXPLAIN " + sql.replace("%", "%%"))
-    return "\n".join(" ".join(str(value) for value in row) for row in rows)
+    return plan_text(conn, query)
 
 
 def test_search_reads_the_full_text_index(server_db: Database) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from tests.store.plans import explain
 from tests.store.samples import sample_entries
 from tokenledger.domain.filters import LogFilters
 from tokenledger.store import _dialect, logs, migrate
@@ -157,8 +158,7 @@ def test_sqlite_walks_the_newest_index_entries_against_the_set_of_matches(
         plans = {}
         for name, condition in (("walked", content.condition), ("listed", content.listed)):
             query = select(logs_table.c.id).where(condition).order_by(*logs._ORDER).limit(50)
-            sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-            plans[name] = " | ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
+            plans[name] = " | ".join(row[3] for row in explain(conn, query))
     assert "COVERING INDEX ix_logs_created_at_id" in plans["walked"] and "TEMP B-TREE" not in plans["walked"]
     assert "TEMP B-TREE" in plans["listed"]
     searchable.dispose()

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Select
 
+from tests.store.plans import plan_text
 from tokenledger.domain import analytics
 from tokenledger.domain.analytics import Scope
 from tokenledger.domain.usage import UsageBucket
@@ -20,14 +20,6 @@ from tokenledger.store.database import Database
 HOUR = 3600
 FIRST_HOUR = 1_790_899_200
 USERS = 40
-
-
-def _explain(conn: Connection, query: Select[Any]) -> str:
-    """The engine's plan for `query`, one line per plan row."""
-    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-    prefix = "EXPLAIN QUERY PLAN " if conn.dialect.name == "sqlite" else "EXPLAIN "
-    rows = conn.exec_driver_sql(prefix + sql.replace("%", "%%"))
-    return "\n".join(" ".join(str(value) for value in row) for row in rows)
 
 
 def _fill(db: Database) -> None:
@@ -57,7 +49,7 @@ def test_a_users_buckets_come_from_one_covering_index_in_order(db: Database, ind
             # index can serve the query in order at all.
             for method in ("seqscan", "bitmapscan", "sort"):
                 conn.exec_driver_sql(f"SET LOCAL enable_{method} = off")
-        plan = _explain(conn, query)
+        plan = plan_text(conn, query)
         assert len(usage.list_buckets(conn, FIRST_HOUR, FIRST_HOUR + 30 * 24 * HOUR, **who)) == 48 * 3
     if dialect == "sqlite":
         assert f"COVERING INDEX {index}" in plan and "TEMP B-TREE" not in plan, plan
@@ -77,6 +69,6 @@ def test_a_chart_grouped_by_a_key_reads_each_keys_window_not_its_history(tmp_pat
     query = analytics.parse_query({"bucket": "day", "group_by": "model"} | window, Scope.ADMIN, FIRST_HOUR + 86400)
     statement = store_analytics.hourly_statement(query, None, "sqlite")
     with db.read_logs() as conn:
-        plan = _explain(conn, statement)
+        plan = plan_text(conn, statement)
     db.dispose()
     assert "key_text=? AND hour>? AND hour<?" in plan, plan
