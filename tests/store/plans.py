@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Executable, Row
+from sqlalchemy import ClauseElement, Connection, Row
 
 
-def explain(conn: Connection, query: Executable) -> list[Row[Any]]:
+def explain(conn: Connection, query: ClauseElement) -> list[Row[Any]]:
     """The engine's plan rows for `query`, its parameters written in: EXPLAIN QUERY PLAN on SQLite,
     EXPLAIN on PostgreSQL and MySQL."""
     sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
@@ -17,6 +17,6 @@ def explain(conn: Connection, query: Executable) -> list[Row[Any]]:
     return list(conn.exec_driver_sql("EXPLAIN " + sql.replace("%", "%%")))
 
 
-def plan_text(conn: Connection, query: Executable) -> str:
+def plan_text(conn: Connection, query: ClauseElement) -> str:
     """The plan rows as text, one line per row."""
     return "\n".join(" ".join(str(value) for value in row) for row in explain(conn, query))

@@ -11,7 +11,7 @@ import pytest
 
 from tests.store.plans import plan_text
 from tokenledger.domain import analytics
-from tokenledger.domain.analytics import Scope
+from tokenledger.domain.filters import Scope
 from tokenledger.domain.usage import UsageBucket
 from tokenledger.store import analytics as store_analytics
 from tokenledger.store import migrate, usage
