@@ -13,8 +13,8 @@ from tests.store.plans import plan_text
 from tokenledger.domain import analytics
 from tokenledger.domain.filters import Scope
 from tokenledger.domain.usage import UsageBucket
+from tokenledger.store import _dialect, migrate, usage
 from tokenledger.store import analytics as store_analytics
-from tokenledger.store import migrate, usage
 from tokenledger.store.database import Database
 
 HOUR = 3600
@@ -31,8 +31,7 @@ def _fill(db: Database) -> None:
     ]
     with db.write_logs() as conn:
         usage.add_buckets(conn, buckets)
-        if conn.dialect.name != "sqlite":
-            conn.exec_driver_sql("ANALYZE TABLE quota_data" if conn.dialect.name == "mysql" else "ANALYZE quota_data")
+        _dialect.refresh_statistics(conn, ("quota_data",))
 
 
 @pytest.mark.parametrize(

@@ -161,13 +161,8 @@ def refresh_statistics(db: Database) -> None:
     """Upkeep after a bulk load, as a server's own background upkeep would do: the planner's statistics of
     the log tables brought up to date, and on PostgreSQL the visibility map too (VACUUM ANALYZE), without
     which no index-only read is index-only."""
-    if db.log_backend == "postgresql":
-        # VACUUM cannot run inside a transaction.
-        with db.log_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            _dialect.vacuum_and_analyze(conn)
-        return
-    with db.write_logs() as conn:
-        _dialect.refresh_statistics(conn)
+    with db.upkeep_logs() as conn:
+        _dialect.upkeep_after_load(conn)
 
 
 def delete_now(db: Database, target: int, requested_by: str, *, batch_rows: int = BATCH_ROWS) -> int:

@@ -441,11 +441,6 @@ def maintain_after_deletion(conn: Connection) -> bool:
 _GROWING_TABLES = ("logs", "log_rollups", "usage_hourly", "quota_data", "quota_data_models")
 
 
-def vacuum_and_analyze(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:
-    """PostgreSQL's VACUUM ANALYZE of `tables`, on a connection in autocommit mode."""
-    conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
-
-
 def refresh_statistics(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:
     """Refresh the planner's statistics of `tables` on PostgreSQL and MySQL, as their background upkeep
     does after enough changes (a bulk load outpaces it; PostgreSQL's autovacuum may be off). SQLite keeps
@@ -455,3 +450,13 @@ def refresh_statistics(conn: Connection, tables: Sequence[str] = _GROWING_TABLES
         conn.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
     elif dialect == "mysql":
         conn.exec_driver_sql(f"ANALYZE TABLE {', '.join(tables)}").fetchall()
+
+
+def upkeep_after_load(conn: Connection, tables: Sequence[str] = _GROWING_TABLES) -> None:
+    """What the servers' background upkeep would have done by the time anyone reads after a bulk load, on
+    a connection outside any transaction (`Database.upkeep_logs`): on PostgreSQL VACUUM (ANALYZE), which
+    also sets the visibility map that index-only reads need; elsewhere `refresh_statistics`."""
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"VACUUM (ANALYZE) {', '.join(tables)}")
+    else:
+        refresh_statistics(conn, tables)

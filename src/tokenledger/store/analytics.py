@@ -88,9 +88,9 @@ def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | Non
     # Pin every key column: unused ones hold 0 or '' in this scope, which keeps the read on a prefix of
     # the primary key (scope, key1, key2, key_text, hour, type).
     free: list[tuple[Any, list[ColumnElement[bool]]]] = []  # grouped, not fixed: (column, conditions before)
-    for column, name in _key_columns(scope):
+    for column, name, unused in _key_columns(scope):
         if name is None:
-            where.append(column == ("" if column is log_rollups.c.key_text else 0))
+            where.append(column == unused)
         elif name in fixed:
             where.append(column == fixed[name])
         else:
@@ -109,10 +109,13 @@ def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | Non
     return _grouped(log_rollups, query, groups, where, firsts)
 
 
-def _key_columns(scope: _Scope) -> list[tuple[Any, str | None]]:
-    """The key columns in primary-key order, each with the dimension it holds in this scope (None: unused)."""
-    ids = [(column, scope.ids[index] if index < len(scope.ids) else None) for index, column in enumerate(_ID_COLUMNS)]
-    return [*ids, (log_rollups.c.key_text, scope.text)]
+def _key_columns(scope: _Scope) -> list[tuple[Any, str | None, int | str]]:
+    """The key columns in primary-key order, each with the dimension it holds in this scope (None: unused)
+    and the value it holds when unused."""
+    ids = [
+        (column, scope.ids[index] if index < len(scope.ids) else None, 0) for index, column in enumerate(_ID_COLUMNS)
+    ]
+    return [*ids, (log_rollups.c.key_text, scope.text, "")]
 
 
 def _present_keys(column: Any, before: list[ColumnElement[bool]]) -> Any:

@@ -164,6 +164,17 @@ class _Engines:
         with self.writer.begin() as conn:
             yield conn
 
+    @contextmanager
+    def upkeep(self) -> Iterator[Connection]:
+        """A connection for upkeep statements that may not run in a transaction (PostgreSQL's VACUUM):
+        autocommit on a server; on SQLite, which has none such, a write transaction."""
+        if self.backend == "sqlite":
+            with self.write() as conn:
+                yield conn
+            return
+        with self.writer.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            yield conn
+
     def check_connection(self) -> None:
         try:
             with self.writer.connect() as conn:
@@ -233,6 +244,10 @@ class Database:
 
     def write_logs(self) -> AbstractContextManager[Connection]:
         return self._logs.write()
+
+    def upkeep_logs(self) -> AbstractContextManager[Connection]:
+        """A log-database connection outside any transaction, for upkeep such as VACUUM."""
+        return self._logs.upkeep()
 
     @contextmanager
     def write_with_logs(self) -> Iterator[tuple[Connection, Connection]]:
