@@ -37,7 +37,7 @@ def mysql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
     [
         (LogFilters(), "ix_logs_created_at_id"),
         (LogFilters(user_id=2), "ix_logs_user_id_created_at_id"),
-        (LogFilters(type=LogType.MANAGE), "ix_logs_type_created_at"),
+        (LogFilters(type=LogType.MANAGE), "ix_logs_type_created_at_id"),
     ],
 )
 @pytest.mark.parametrize("paging", ["offset", "cursor"])
