@@ -33,18 +33,26 @@ KEYWORDS = (
     "quota upstream",
     "zzz",
     "it's",
+    "5",  # begins words of some contents ("#5", "#57"…), and is the type of error logs
 )
 # Settings that force each plan: (module, name, value).
 PLANS = {
     "common words, rows tested one by one": [
         (_dialect, "COMMON_MATCHES", 3),
-        (_dialect, "PROBE_COST", 0),
+        (_dialect, "WALK_MATCH_COST", 0),
+        (_dialect, "MYSQL_WALK_ROWS", 10**9),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 10**9),
+    ],
+    "common words, rows tested in chunks from a single row on": [
+        (_dialect, "COMMON_MATCHES", 3),
+        (_dialect, "WALK_MATCH_COST", 0),
+        (_dialect, "FIRST_CHUNK_SLACK", 0.001),
         (_dialect, "MYSQL_WALK_ROWS", 10**9),
         (_dialect, "POSTGRESQL_WALK_ROWS", 10**9),
     ],
     "common words, too few among the newest rows": [
         (_dialect, "COMMON_MATCHES", 3),
-        (_dialect, "PROBE_COST", 0),
+        (_dialect, "WALK_MATCH_COST", 0),
         (_dialect, "WALK_SLACK", 0.01),
         (_dialect, "MYSQL_WALK_ROWS", 1),
         (_dialect, "POSTGRESQL_WALK_ROWS", 1),

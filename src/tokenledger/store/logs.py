@@ -382,7 +382,8 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
     when it is a number."""
     words = _dialect.search_words(keyword)
     content = _dialect.content_matches(conn, words, limit) if words else None
-    of_type = logs.c.type == int(keyword) if is_decimal(keyword) and len(keyword) <= 9 else None
+    type_wanted = int(keyword) if is_decimal(keyword) and len(keyword) <= 9 else None
+    of_type = logs.c.type == type_wanted if type_wanted is not None else None
     if content is None and of_type is None:
         return []
 
@@ -397,6 +398,9 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return newest(content.condition if content else None)
     # Rows are tested one by one: read at most `walk_rows` of the scope's newest, and if they hold fewer
     # than `limit` matches, list every match instead.
+    if content.fts_query is not None:
+        found = _newest_matching_in_chunks(conn, scope, content.fts_query, type_wanted, content, limit)
+        return found if found is not None else newest(content.listed)
     if content.walk_as_subquery:
         found = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
         return found if found is not None else newest(content.listed)
@@ -410,6 +414,43 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         or_(logs.c.created_at > oldest_walked.created_at, logs.c.id >= oldest_walked.id),
     )
     return found if len(found) == limit else newest(content.listed)
+
+
+def _newest_matching_in_chunks(
+    conn: Connection,
+    scope: LogFilters,
+    fts_query: str,
+    type_wanted: int | None,
+    walk: _dialect.ContentMatch,
+    limit: int,
+) -> list[LogEntry] | None:
+    """The newest `limit` rows among the scope's newest `walk.walk_rows` whose content matches `fts_query`
+    or whose type is `type_wanted`, read in chunks (the first of `walk.first_chunk` rows, each next one
+    twice as large) whose content is matched at once (see _dialect.fts_matches_among); None when those
+    rows hold fewer and the scope has more."""
+    newest_rows = select(logs.c.id, logs.c.created_at, logs.c.type, logs.c.content).where(*_conditions(scope))
+    found: list[int] = []
+    after: Cursor | None = None
+    walked = 0
+    chunk = walk.first_chunk
+    while walked < walk.walk_rows:
+        size = min(chunk, walk.walk_rows - walked)
+        rows = conn.execute(newest_rows.where(*_after(after)).order_by(*_ORDER).limit(size)).all()
+        matching = _dialect.fts_matches_among(conn, [(row.id, row.content) for row in rows], fts_query)
+        found += [row.id for row in rows if row.id in matching or row.type == type_wanted]
+        if len(found) >= limit or len(rows) < size:
+            return _by_ids(conn, found[:limit])
+        walked += size
+        after = Cursor(rows[-1].created_at, rows[-1].id, walked)
+        chunk *= 2
+    return None
+
+
+def _by_ids(conn: Connection, ids: Sequence[int]) -> list[LogEntry]:
+    """The rows with these ids, in the list's order."""
+    if not ids:
+        return []
+    return [_entry(row) for row in conn.execute(select(logs).where(logs.c.id.in_(ids)).order_by(*_ORDER))]
 
 
 def _newest_among_newest(
