@@ -90,10 +90,17 @@ class ContentMatch:
     # Walk in one statement, the scope's newest `walk_rows` rows as a LIMIT subquery the condition filters
     # (PostgreSQL, whose planner, given the walk's bounds instead, tests every row within them and sorts).
     walk_as_subquery: bool = False
-    # SQLite: walk in chunks, the first of `first_chunk` rows, matching each chunk's content against this
-    # FTS5 query in a scratch index (fts_matches_among) instead of testing `condition` row by row.
-    fts_query: str | None = None
-    first_chunk: int = 0
+    # SQLite: walk in chunks matched at once instead of testing `condition` row by row.
+    chunked: ChunkedWalk | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkedWalk:
+    """The newest rows read in chunks, the first of `first_chunk` rows and each next one twice as large,
+    each chunk's content matched against the FTS5 query `fts_query` at once (fts_matches_among)."""
+
+    fts_query: str
+    first_chunk: int
 
 
 def content_matches(conn: Connection, words: Sequence[str], limit: int) -> ContentMatch:
@@ -162,21 +169,21 @@ def _fts_listed(query: str) -> ColumnElement[bool]:
 
 def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) -> ContentMatch:
     """FTS5 answers a prefix term (`"ratio"*`) by merging the whole doclist of every term it covers, on
-    every call: tens of milliseconds per probe at a million logs, so a prefix query can only list all its
-    matches, which for a common word means sorting millions of rows. An exact term can be probed by row
-    (about 40 µs). So each word is expanded into the indexed terms it begins (logs_fts_terms, kept with
-    the index) and the search is an AND of ORs of exact terms.
+    every call: tens of milliseconds at a million logs, so a prefix query can only list all its matches,
+    which for a common word means sorting millions of rows. An exact term's matches are read lazily, in
+    id order. So each word is expanded into the indexed terms it begins (logs_fts_terms, kept with the
+    index) and the search is an AND of ORs of exact terms.
 
     Three plans: list every match and sort them; walk the newest rows in chunks and match each chunk's
     content in a scratch index (fts_matches_among); or gather the matches' ids into a set once and walk
     the newest rows' index entries, testing each id against it (cheap per row, but the set costs every
-    match). Which is cheapest follows from how common the terms
-    are: the first COMMON_MATCHES + 1 matches (ascending ids, which FTS5 reads lazily) give their density,
-    and from it how many rows a walk would read to find `limit` matches and how many matches there are.
-    Costs are counted in listed matches (WALK_MATCH_COST, MATCH_SET_COST, SET_STEP_COST). A walk is bounded at
-    WALK_SLACK times what the density predicts (the newest rows may use the words less than the oldest):
-    past that the caller lists after all. A word that covers more than MAX_PREFIX_TERMS terms, or that is
-    not plain ASCII (FTS5 folds diacritics, which the term lookup does not), is searched as a prefix."""
+    match). Which is cheapest follows from how common the terms are: the first COMMON_MATCHES + 1 matches
+    (ascending ids) give their density, and from it how many rows a walk would read to find `limit`
+    matches and how many matches there are. Costs are counted in listed matches (WALK_MATCH_COST,
+    MATCH_SET_COST, SET_STEP_COST). A walk is bounded at WALK_SLACK times what the density predicts (the
+    newest rows may use the words less than the oldest): past that the caller lists after all. A word
+    that covers more than MAX_PREFIX_TERMS terms, or that is not plain ASCII (FTS5 folds diacritics,
+    which the term lookup does not), is searched as a prefix."""
     expanded = [_terms_beginning(conn, word) for word in words]
     if any(terms is None for terms in expanded):
         return ContentMatch(_fts_listed(" AND ".join(f'"{word}"*' for word in words)))
@@ -210,7 +217,7 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
         in_set = text("+logs.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query)")
         return ContentMatch(cast(ColumnElement[bool], in_set.bindparams(fts_query=query)), listed, walk_rows)
     first_chunk = max(1, min(walk_rows, math.ceil(FIRST_CHUNK_SLACK * expected_walk)))
-    return ContentMatch(listed, listed=listed, walk_rows=walk_rows, fts_query=query, first_chunk=first_chunk)
+    return ContentMatch(listed, listed=listed, walk_rows=walk_rows, chunked=ChunkedWalk(query, first_chunk))
 
 
 def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], fts_query: str) -> set[int]:

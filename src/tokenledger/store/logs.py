@@ -398,8 +398,8 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return newest(content.condition if content else None)
     # Rows are tested one by one: read at most `walk_rows` of the scope's newest, and if they hold fewer
     # than `limit` matches, list every match instead.
-    if content.fts_query is not None:
-        found = _newest_matching_in_chunks(conn, scope, content.fts_query, type_wanted, content, limit)
+    if content.chunked is not None:
+        found = _newest_matching_in_chunks(conn, scope, content.chunked, content.walk_rows, type_wanted, limit)
         return found if found is not None else newest(content.listed)
     if content.walk_as_subquery:
         found = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
@@ -419,24 +419,23 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
 def _newest_matching_in_chunks(
     conn: Connection,
     scope: LogFilters,
-    fts_query: str,
+    walk: _dialect.ChunkedWalk,
+    walk_rows: int,
     type_wanted: int | None,
-    walk: _dialect.ContentMatch,
     limit: int,
 ) -> list[LogEntry] | None:
-    """The newest `limit` rows among the scope's newest `walk.walk_rows` whose content matches `fts_query`
-    or whose type is `type_wanted`, read in chunks (the first of `walk.first_chunk` rows, each next one
-    twice as large) whose content is matched at once (see _dialect.fts_matches_among); None when those
-    rows hold fewer and the scope has more."""
+    """The newest `limit` rows among the scope's newest `walk_rows` whose content matches the walk's query
+    or whose type is `type_wanted`, read chunk by chunk (see _dialect.ChunkedWalk); None when those rows
+    hold fewer and the scope has more."""
     newest_rows = select(logs.c.id, logs.c.created_at, logs.c.type, logs.c.content).where(*_conditions(scope))
     found: list[int] = []
     after: Cursor | None = None
     walked = 0
     chunk = walk.first_chunk
-    while walked < walk.walk_rows:
-        size = min(chunk, walk.walk_rows - walked)
+    while walked < walk_rows:
+        size = min(chunk, walk_rows - walked)
         rows = conn.execute(newest_rows.where(*_after(after)).order_by(*_ORDER).limit(size)).all()
-        matching = _dialect.fts_matches_among(conn, [(row.id, row.content) for row in rows], fts_query)
+        matching = _dialect.fts_matches_among(conn, [(row.id, row.content) for row in rows], walk.fts_query)
         found += [row.id for row in rows if row.id in matching or row.type == type_wanted]
         if len(found) >= limit or len(rows) < size:
             return _by_ids(conn, found[:limit])
