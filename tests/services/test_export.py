@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from tests.store.samples import sample_entries
-from tokenledger.domain.export import ExportFormat, LogValues
+from tokenledger.domain.export import ExportFormat
 from tokenledger.domain.filters import Cursor, LogFilters
-from tokenledger.domain.log import View
+from tokenledger.domain.log import LogValues, View
 from tokenledger.services import export
 from tokenledger.store import logs, migrate
 from tokenledger.store.database import Database, DatabaseError

@@ -13,14 +13,8 @@ from enum import Enum
 from typing import Protocol
 
 from tokenledger.domain.errors import Invalid
-from tokenledger.domain.log import LogEntry, View, strip_admin_keys, to_row, to_user_row
+from tokenledger.domain.log import LogEntry, LogValues, View, strip_admin_keys, to_row, to_user_row
 from tokenledger.domain.numbers import QUOTA_PER_UNIT
-
-# A log's fields as a plain tuple in `LogEntry`'s field order, as the database driver returns them: an
-# export reads rows as these, since at export volumes building a 20-field frozen dataclass per row costs as
-# much as formatting the row. `is_stream` is a bool, or 0/1 from drivers without booleans (SQLite, MySQL);
-# `_entry` turns a row into its `LogEntry`.
-LogValues = tuple[int, int, int, int, str, str, str, str, int, int, int, int, int, int, int, str, str, str, str, str]
 
 # §3's fields, with `time` (human-readable `created_at`) and `cost_usd` (quota in dollars) added.
 CSV_COLUMNS = (
@@ -169,11 +163,6 @@ class Encoder(Protocol):
     def encode(self, rows: Sequence[LogValues], first_position: int) -> str: ...
 
 
-def _entry(values: LogValues) -> LogEntry:
-    """The entry of an export row, with `is_stream` a bool however the driver returned it."""
-    return LogEntry(*values[:12], bool(values[12]), *values[13:])
-
-
 class JsonlEncoder:
     """One §3 row per line, exactly the dicts the list endpoints return in `items`."""
 
@@ -193,7 +182,7 @@ class JsonlEncoder:
         lines: list[str] = []
         # What `render` does, row by row: each entry and dict is gone before the next is built.
         for position, values in enumerate(rows, first_position):
-            entry = _entry(values)
+            entry = LogEntry.of_values(values)
             lines.append(
                 dump(to_user_row(entry, position) if user_view else to_row(entry, names.get(entry.channel, "")))
             )

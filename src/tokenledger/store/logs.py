@@ -6,12 +6,11 @@ from collections.abc import Sequence
 from dataclasses import fields, replace
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, delete, false, func, or_, select, union_all
+from sqlalchemy import ColumnElement, Connection, Select, Table, delete, false, func, or_, select, union_all
 from sqlalchemy.sql.util import ClauseAdapter
 
-from tokenledger.domain.export import LogValues
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
-from tokenledger.domain.log import LogEntry, LogStat, LogType
+from tokenledger.domain.log import LogEntry, LogStat, LogType, LogValues
 from tokenledger.domain.newapi import UserTotals
 from tokenledger.domain.numbers import is_decimal
 from tokenledger.store import _dialect, rollups, usage
@@ -57,33 +56,15 @@ def _conditions(filters: LogFilters, *, with_time: bool = True, with_type: bool 
     return where
 
 
-def _entry(row: Row[Any]) -> LogEntry:
-    return LogEntry(
-        id=row.id,
-        user_id=row.user_id,
-        created_at=row.created_at,
-        type=row.type,
-        content=row.content,
-        username=row.username,
-        token_name=row.token_name,
-        model_name=row.model_name,
-        quota=row.quota,
-        prompt_tokens=row.prompt_tokens,
-        completion_tokens=row.completion_tokens,
-        use_time=row.use_time,
-        is_stream=bool(row.is_stream),
-        channel=row.channel_id,
-        token_id=row.token_id,
-        group=row.group,
-        ip=row.ip,
-        request_id=row.request_id,
-        upstream_request_id=row.upstream_request_id,
-        other=row.other,
-    )
+def _entries(conn: Connection, query: Select[Any]) -> list[LogEntry]:
+    """The entries a query selecting `_ENTRY_COLUMNS` returns, read as the driver's tuples."""
+    return [LogEntry.of_values(values) for values in _dialect.driver_rows(conn, query)]
 
 
 # Table columns in LogEntry's field order (its `channel` is the `channel_id` column).
 _ENTRY_COLUMN_NAMES = tuple("channel_id" if field.name == "channel" else field.name for field in fields(LogEntry))
+# The columns of `LogEntry`, in the order of its fields (see LogValues): what every read of whole rows selects.
+_ENTRY_COLUMNS = [logs.c[name] for name in _ENTRY_COLUMN_NAMES]
 # What an insert writes: everything but the id the database assigns.
 _COLUMNS = _ENTRY_COLUMN_NAMES[1:]
 
@@ -221,7 +202,7 @@ def _newest(
     limit: int,
     offset: int = 0,
     after: Cursor | None = None,
-    columns: Sequence[Any] = (logs,),
+    columns: Sequence[Any] = _ENTRY_COLUMNS,
     page: bool = False,
 ) -> Select[Any]:
     """Matching rows newest first: `limit` of them from `offset` on, after the cursor's row when given.
@@ -327,7 +308,7 @@ def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[
     else:
         query = _newest(conn, filters, limit=page.page_size, offset=page.offset, page=True)
         first_position = page.offset + 1
-    items = [_entry(row) for row in conn.execute(query)]
+    items = _entries(conn, query)
     next_cursor = None
     last_position = first_position + len(items) - 1
     if items and len(items) == page.page_size and last_position < total:
@@ -344,18 +325,14 @@ def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[
 
 
 def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEntry]:
-    return [_entry(row) for row in conn.execute(_newest(conn, filters, limit=limit))]
-
-
-# The columns of `LogEntry`, in the order of its fields (see LogValues).
-_ENTRY_COLUMNS = [logs.c[name] for name in _ENTRY_COLUMN_NAMES]
+    return _entries(conn, _newest(conn, filters, limit=limit))
 
 
 def list_batch(conn: Connection, filters: LogFilters, after: Cursor | None, limit: int) -> list[LogValues]:
     """Up to `limit` matching rows, newest first, continuing after the cursor's row (keyset; its
     `position` is not used), as tuples in `LogEntry`'s field order: an export reads every matching row in
     batches of this."""
-    query = _newest(conn, filters, limit=limit, after=after, columns=_ENTRY_COLUMNS)
+    query = _newest(conn, filters, limit=limit, after=after)
     return cast("list[LogValues]", _dialect.driver_rows(conn, query))
 
 
@@ -391,8 +368,8 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return or_(*(condition for condition in (content_condition, of_type) if condition is not None))
 
     def newest(content_condition: ColumnElement[bool] | None, *within: ColumnElement[bool]) -> list[LogEntry]:
-        query = select(logs).where(wanted(content_condition), *_conditions(scope), *within)
-        return [_entry(row) for row in conn.execute(query.order_by(*_ORDER).limit(limit))]
+        query = select(*_ENTRY_COLUMNS).where(wanted(content_condition), *_conditions(scope), *within)
+        return _entries(conn, query.order_by(*_ORDER).limit(limit))
 
     if content is None or content.listed is None:
         return newest(content.condition if content else None)
@@ -449,7 +426,7 @@ def _by_ids(conn: Connection, ids: Sequence[int]) -> list[LogEntry]:
     """The rows with these ids, in the list's order."""
     if not ids:
         return []
-    return [_entry(row) for row in conn.execute(select(logs).where(logs.c.id.in_(ids)).order_by(*_ORDER))]
+    return _entries(conn, select(*_ENTRY_COLUMNS).where(logs.c.id.in_(ids)).order_by(*_ORDER))
 
 
 def _newest_among_newest(
@@ -457,7 +434,7 @@ def _newest_among_newest(
 ) -> list[LogEntry] | None:
     """The newest `limit` rows matching `condition` among the scope's newest `walk_rows`, read in one
     statement that stops at the page; None when those rows hold fewer and the scope has more."""
-    newest_rows = select(logs).where(*_conditions(scope)).order_by(*_ORDER).limit(walk_rows).subquery()
+    newest_rows = select(*_ENTRY_COLUMNS).where(*_conditions(scope)).order_by(*_ORDER).limit(walk_rows).subquery()
     matching = ClauseAdapter(newest_rows).traverse(condition)
     query = (
         select(newest_rows)
@@ -465,7 +442,7 @@ def _newest_among_newest(
         .order_by(newest_rows.c.created_at.desc(), newest_rows.c.id.desc())
         .limit(limit)
     )
-    found = [_entry(row) for row in conn.execute(query)]
+    found = _entries(conn, query)
     if len(found) == limit:
         return found
     scope_rows = select(logs.c.id).where(*_conditions(scope)).limit(walk_rows).subquery()
