@@ -29,7 +29,12 @@ def _text_condition(column: Any, match: TextMatch) -> ColumnElement[bool]:
 
 def _conditions(filters: LogFilters, *, with_time: bool = True, with_type: bool = True) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
-    if filters.user_id is not None:
+    if filters.user_id is not None and filters.token_id is not None:
+        # A key's logs are a small part of its owner's: written `user_id + 0` so that no engine reads the
+        # user's index and skips their other keys' rows (SQLite, which keeps no statistics, chose it: a
+        # heavy key's 1,000 rows took 28 ms instead of 7 at 1M rows).
+        where.append((logs.c.user_id + 0) == filters.user_id)
+    elif filters.user_id is not None:
         where.append(logs.c.user_id == filters.user_id)
     if filters.token_id is not None:
         where.append(logs.c.token_id == filters.token_id)
