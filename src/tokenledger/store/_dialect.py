@@ -37,8 +37,8 @@ T = TypeVar("T")
 COMMON_MATCHES = 5_000
 # On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
 MAX_PREFIX_TERMS = 32
-# What matching one walked row in the scratch index costs, in rows listed and sorted (see
-# fts_matches_among; measured: ~13 µs against ~4 µs).
+# What one walked row costs, in rows listed and sorted: reading it (up to ~7 µs for a user's scattered
+# rows) and matching it in the scratch index (2–4 µs, see fts_matches_among), against ~4 µs.
 WALK_MATCH_COST = 3
 # A walk's first chunk holds this many times the rows the matches' density predicts it needs; each chunk
 # after it is twice as large as the one before.
@@ -225,9 +225,9 @@ def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], fts_que
 
     Probing logs_fts for one row costs 40 µs at a million logs and 100 µs at ten million: FTS5 seeks the
     row in each term's doclist, and a common term's doclist grows with the table. Indexing the rows in a
-    small contentless index with the same tokenizer and matching the same query there costs about 13 µs a
-    row, whatever the table's size. The index lives in this connection's temp schema and is emptied after
-    each use; it is never written to the database file."""
+    small contentless index with the same tokenizer and matching the same query there costs 2–4 µs a row
+    (measured at a million logs), whatever the table's size. The index lives in this connection's temp
+    schema and is emptied after each use; it is never written to the database file."""
     conn.exec_driver_sql(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.logs_fts_walk "
         f"USING fts5(content, content='', tokenize='{_FTS_TOKENIZER}')"
