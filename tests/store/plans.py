@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ClauseElement, Connection, Row
+
+from tests.backends import Databases
+from tokenledger.domain.log import LogEntry
+from tokenledger.store import _dialect, logs, migrate
+from tokenledger.store.database import Database
 
 
 def explain(conn: Connection, query: ClauseElement) -> list[Row[Any]]:
@@ -20,3 +27,14 @@ def explain(conn: Connection, query: ClauseElement) -> list[Row[Any]]:
 def plan_text(conn: Connection, query: ClauseElement) -> str:
     """The plan rows as text, one line per row."""
     return "\n".join(" ".join(str(value) for value in row) for row in explain(conn, query))
+
+
+def analyzed_database(databases: Databases, backend: str, tmp_path: Path, entries: Sequence[LogEntry]) -> Database:
+    """A fresh migrated database of a server engine holding `entries`, its planner statistics refreshed
+    so that plans follow the rows."""
+    database = Database(databases.fresh(backend, tmp_path / "unused.db").core)
+    migrate.upgrade(database)
+    with database.write_logs() as conn:
+        logs.insert_logs(conn, entries)
+        _dialect.refresh_statistics(conn, ("logs",))
+    return database

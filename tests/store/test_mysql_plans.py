@@ -10,24 +10,19 @@ from pathlib import Path
 import pytest
 
 from tests.backends import Databases
-from tests.store.plans import explain
+from tests.store.plans import analyzed_database, explain
 from tokenledger.domain.filters import Cursor, LogFilters
 from tokenledger.domain.log import LogEntry, LogType
-from tokenledger.store import _dialect, logs, migrate
+from tokenledger.store import logs
 from tokenledger.store.database import Database
 
 
 @pytest.fixture
 def mysql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
-    urls = databases.fresh("mysql", tmp_path / "unused.db")
-    database = Database(urls.core)
-    migrate.upgrade(database)
-    with database.write_logs() as conn:
-        entries = [
-            LogEntry(id=0, user_id=1 + n % 3, created_at=1_790_000_000 + n, type=LogType(2 + n % 2)) for n in range(600)
-        ]
-        logs.insert_logs(conn, entries)
-        _dialect.refresh_statistics(conn, ("logs",))
+    entries = [
+        LogEntry(id=0, user_id=1 + n % 3, created_at=1_790_000_000 + n, type=LogType(2 + n % 2)) for n in range(600)
+    ]
+    database = analyzed_database(databases, "mysql", tmp_path, entries)
     yield database
     database.dispose()
 

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import text
 
 from tests.backends import Databases
-from tests.store.plans import plan_text
+from tests.store.plans import analyzed_database, plan_text
 from tokenledger.domain.filters import LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry, LogType
-from tokenledger.store import _dialect, dsn, logs, migrate
+from tokenledger.store import dsn, logs
 from tokenledger.store.database import Database, server_engine
 
 
@@ -34,25 +34,20 @@ def test_repeated_queries_are_not_prepared_on_the_server(databases: Databases) -
 
 @pytest.fixture
 def postgresql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
-    urls = databases.fresh("postgresql", tmp_path / "unused.db")
-    database = Database(urls.core)
-    migrate.upgrade(database)
-    with database.write_logs() as conn:
-        entries = [
-            LogEntry(
-                id=0,
-                user_id=1 + n % 20,
-                username=f"user{n % 20}",
-                created_at=1_790_000_000 + n // 4,  # several rows a second: their order is the id's
-                type=LogType.MANAGE if n % 20 == 0 else LogType.CONSUME,
-                model_name=f"model-{n % 20}",
-                channel=1 + n % 20,
-                token_id=1 + n % 100,  # each key belongs to one user: 1 + (token_id - 1) % 20
-            )
-            for n in range(4_000)
-        ]
-        logs.insert_logs(conn, entries)
-        _dialect.refresh_statistics(conn, ("logs",))
+    entries = [
+        LogEntry(
+            id=0,
+            user_id=1 + n % 20,
+            username=f"user{n % 20}",
+            created_at=1_790_000_000 + n // 4,  # several rows a second: their order is the id's
+            type=LogType.MANAGE if n % 20 == 0 else LogType.CONSUME,
+            model_name=f"model-{n % 20}",
+            channel=1 + n % 20,
+            token_id=1 + n % 100,  # each key belongs to one user: 1 + (token_id - 1) % 20
+        )
+        for n in range(4_000)
+    ]
+    database = analyzed_database(databases, "postgresql", tmp_path, entries)
     yield database
     database.dispose()
 
