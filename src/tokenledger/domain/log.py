@@ -77,11 +77,10 @@ class LogEntry:
         return cls(*values[:12], bool(values[12]), *values[13:])
 
 
-# A log's fields as a plain tuple in `LogEntry`'s field order, as the database driver returns them: lists
-# and exports read rows as these, since SQLAlchemy's per-row processing and attribute access cost more
-# than the driver's fetch (a 1,000-row list), and at export volumes building a 20-field frozen dataclass
-# per row costs as much as formatting the row. `is_stream` is a bool, or 0/1 from drivers without
-# booleans (SQLite, MySQL); `LogEntry.of_values` turns a row into its entry.
+# A log's fields as a plain tuple in `LogEntry`'s field order, as the database driver returns them.
+# Exports read rows as these, since at export volumes building a 20-field frozen dataclass per row costs as
+# much as formatting the row; lists read them too, and `LogEntry.of_values` turns each into its entry (one
+# way from a row to an entry). `is_stream` is a bool, or 0/1 from drivers without booleans (SQLite, MySQL).
 LogValues = tuple[int, int, int, int, str, str, str, str, int, int, int, int, int, int, int, str, str, str, str, str]
 
 

@@ -42,11 +42,11 @@ def _text_condition(column: Any, match: TextMatch) -> ColumnElement[bool]:
 def _conditions(filters: LogFilters, *, with_time: bool = True, with_type: bool = True) -> list[ColumnElement[bool]]:
     where: list[ColumnElement[bool]] = []
     if filters.user_id is not None and filters.token_id is not None:
-        # A key's logs are a small part of its owner's: written `user_id + 0` so that no engine reads the
-        # user's index and skips their other keys' rows (SQLite, which keeps no statistics, chose it: a
-        # heavy key's 1,000 rows took 28 ms instead of 7 at 1M rows). PostgreSQL estimates the expression
-        # from extended statistics (migration 0011).
-        # The 0 is written literally: PostgreSQL's statistics are on the expression `user_id + 0`.
+        # A key's logs are a small part of its owner's. The owner's condition is `user_id + 0`, which no
+        # engine reads through the user's index, walking their other keys' rows (SQLite, which keeps no
+        # statistics, chose it: a heavy key's 1,000 rows took 28 ms instead of 7 at 1M rows). PostgreSQL
+        # estimates it from extended statistics on that very expression (migration 0011), so the 0 is
+        # written literally, not bound.
         where.append((logs.c.user_id + literal_column("0")) == filters.user_id)
     elif filters.user_id is not None:
         where.append(logs.c.user_id == filters.user_id)
