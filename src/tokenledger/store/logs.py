@@ -392,8 +392,8 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
 
     if content is None or content.listed is None:
         return newest(content.condition if content else None)
-    # Rows are tested one by one: read at most `walk_rows` of the scope's newest, and if they hold fewer
-    # than `limit` matches, list every match instead.
+    # The scope's newest rows are tested: read at most `walk_rows` of them (in chunks on SQLite, one by one
+    # elsewhere), and if they hold fewer than `limit` matches, list every match instead.
     if content.chunked is not None:
         found = _newest_matching_in_chunks(conn, scope, content.chunked, content.walk_rows, type_wanted, limit)
         return found if found is not None else newest(content.listed)
