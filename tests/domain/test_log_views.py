@@ -166,6 +166,19 @@ def test_strip_keeps_unicode_and_nested_values() -> None:
     assert "金" in strip_admin_keys(other)
 
 
+def test_strip_keeps_numbers_exactly() -> None:
+    other = '{"admin_info": 1, "small": 1e-05, "big": 123456789012345678901234567890, "neg": -0.0, "r": 0.1}'
+    stripped = json.loads(strip_admin_keys(other))
+    assert stripped == {"small": 1e-05, "big": 123456789012345678901234567890, "neg": -0.0, "r": 0.1}
+    assert repr(stripped["neg"]) == "-0.0"
+
+
+def test_strip_handles_what_only_the_json_module_reads() -> None:
+    # A lone surrogate escape is valid JSON to Python's reader but not to a strict UTF-8 one.
+    assert json.loads(strip_admin_keys('{"admin_info": 1, "a": "\\ud800"}')) == {"a": "\ud800"}
+    assert json.loads(strip_admin_keys('{"audit_info": 1, "a": NaN}')).keys() == {"a"}
+
+
 # --- render ---------------------------------------------------------------------------------------------
 
 

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from enum import Enum, IntEnum
 from typing import Any
 
+import pydantic_core
+
 
 class View(Enum):
     """ADMIN shows every field; USER is what a common user or an API key may see (see `to_user_row`)."""
@@ -42,7 +44,9 @@ MAX_CONTENT = 65_535
 MAX_OTHER = 65_535
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen: answers of 1,000 rows build 1,000 entries, and a frozen dataclass's __init__ (a setattr per
+# field) took 2.2 µs of the 0.7 µs a plain one takes. Nothing changes an entry once read.
+@dataclass(slots=True)
 class LogEntry:
     """One usage log row, as stored. `channel` is the channel id; `other` is a JSON object as a string."""
 
@@ -98,15 +102,31 @@ def strip_admin_keys(other: str) -> str:
     # Fast path: neither key can be present. A backslash may spell a key with escapes (`admin\u005finfo`).
     if not other or ("\\" not in other and not any(key in other for key in ADMIN_ONLY_OTHER_KEYS)):
         return other
+    # pydantic-core's parser and writer take 2 µs for a typical value against 8 µs for the json module's,
+    # and user views and exports strip every row. What they refuse (a lone surrogate, deep nesting) goes
+    # through the json module as before.
     try:
-        parsed = json.loads(other)
-    except (ValueError, RecursionError):  # deeply nested JSON: keep it as is
-        return other
+        parsed = pydantic_core.from_json(other)
+        dump = _dump_compact
+    except ValueError:
+        try:
+            parsed = json.loads(other)
+        except (ValueError, RecursionError):  # deeply nested JSON: keep it as is
+            return other
+        dump = _dump_compact_json_module
     if not isinstance(parsed, dict):
         return other
     for key in ADMIN_ONLY_OTHER_KEYS:
         parsed.pop(key, None)
-    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":"))
+    return dump(parsed)
+
+
+def _dump_compact(value: dict[str, Any]) -> str:
+    return pydantic_core.to_json(value).decode()
+
+
+def _dump_compact_json_module(value: dict[str, Any]) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def to_row(entry: LogEntry, channel_name: str) -> dict[str, Any]:
