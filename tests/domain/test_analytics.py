@@ -23,6 +23,7 @@ from tokenledger.domain.analytics import (
     UsageQuery,
     bucket_firsts,
     bucket_of,
+    bucket_runs,
     local_start,
     parse_query,
     quick_range_hours,
@@ -153,6 +154,22 @@ def test_bucket_firsts_give_every_hour_the_bucket_it_lies_in(zone: ZoneInfo | ti
     for hour in hours_between(first, end):
         owner = firsts[bisect.bisect_right(firsts, hour) - 1]
         assert bucket_of(owner, bucket, zone) == bucket_of(hour, bucket, zone), hour
+
+
+@pytest.mark.parametrize("zone", [NEW_YORK, SHANGHAI, KOLKATA, ZoneInfo("Australia/Lord_Howe"), UTC])
+@pytest.mark.parametrize("bucket", [Bucket.DAY, Bucket.WEEK, Bucket.MONTH])
+def test_bucket_runs_put_every_hour_in_its_bucket_by_arithmetic(zone: ZoneInfo | timezone, bucket: Bucket) -> None:
+    first, end = utc(2025, 12, 28, 5), utc(2026, 12, 3)
+    firsts = bucket_firsts(UsageQuery((), bucket, zone, first, end))
+    assert firsts is not None
+    runs = bucket_runs(firsts, end)
+    assert runs[0][0] == first
+    if bucket is not Bucket.MONTH:  # months differ in length; days and weeks mostly do not
+        assert len(runs) < len(firsts)
+    for hour in hours_between(first, end):
+        run_first, length = max(run for run in runs if run[0] <= hour)
+        by_arithmetic = run_first + (hour - run_first) // length * length
+        assert by_arithmetic == firsts[bisect.bisect_right(firsts, hour) - 1], hour
 
 
 def test_bucket_firsts_leave_hours_to_the_domain_where_summing_in_the_store_would_differ() -> None:

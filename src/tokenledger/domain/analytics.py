@@ -40,6 +40,7 @@ Rules (the README's "Usage analytics" repeats them for callers):
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, tzinfo
@@ -54,7 +55,8 @@ from tokenledger.domain.log import LogType
 HOUR = 3600
 DAY = 86_400
 MAX_GROUP_BY = 2
-# Buckets the store sums itself (one CASE branch each); a longer range returns hours to fold here.
+# Buckets the store sums itself (one CASE branch per run of equal buckets, see bucket_runs); a longer range
+# returns hours to fold here.
 MAX_STORE_BUCKETS = 400
 # Hours checked on each side of a bucket edge for a local date that runs backwards (see bucket_firsts).
 EDGE_CHECK_HOURS = 3
@@ -450,6 +452,21 @@ def bucket_firsts(query: UsageQuery) -> tuple[int, ...] | None:
                 if bucket_of(hour, query.bucket, query.zone)[0] != starts[owner]:
                     return None
     return tuple(firsts)
+
+
+def bucket_runs(firsts: Sequence[int], end_hour: int) -> list[tuple[int, int]]:
+    """`firsts` (see bucket_firsts) as runs of buckets of equal length, each (first hour, length in
+    seconds): an hour at or after a run's first hour, and before the next run's, lies in the bucket that
+    starts at first + (hour - first) // length * length. Days in a zone without clock changes are one run
+    however many they are (plus the partial buckets at either end), so the store computes each row's bucket
+    with one division instead of comparing it with every bucket's first hour."""
+    lengths = [following - first for first, following in itertools.pairwise(firsts)]
+    lengths.append(end_hour - firsts[-1])
+    runs: list[tuple[int, int]] = []
+    for first, length in zip(firsts, lengths, strict=True):
+        if not runs or runs[-1][1] != length:
+            runs.append((first, length))
+    return runs
 
 
 # --- folding -------------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, Table, case, func, select
 from sqlalchemy.sql.util import ClauseAdapter
 
-from tokenledger.domain.analytics import HourTotals, UsageQuery
+from tokenledger.domain.analytics import HourTotals, UsageQuery, bucket_runs
 from tokenledger.store import _dialect
 from tokenledger.store.rollups import SCOPES, _Scope
 from tokenledger.store.schema import log_rollups, usage_hourly, users
@@ -140,10 +140,13 @@ def _usage_select(query: UsageQuery, firsts: Sequence[int] | None) -> Any:
 def _grouped(
     table: Table, query: UsageQuery, groups: list[Any], where: list[ColumnElement[bool]], firsts: Sequence[int] | None
 ) -> Any:
-    hour: Any = table.c.hour
+    column: Any = table.c.hour
+    hour = column
     if firsts:
-        # Each hour as the first hour of its bucket: the latest bucket start at or before it.
-        hour = case(*((table.c.hour >= first, first) for first in reversed(firsts)), else_=firsts[0])
+        # Each hour as the first hour of its bucket, by the arithmetic of its run of equal buckets.
+        runs = reversed(bucket_runs(firsts, query.end_hour))
+        whens = [(column >= first, first + (column - first) // length * length) for first, length in runs]
+        hour = case(*whens, else_=firsts[0])
     keys = [*groups, hour.label("hour"), table.c.type]
     return select(*keys, *_sums(table)).where(*where, *_common(table, query)).group_by(*keys)
 
