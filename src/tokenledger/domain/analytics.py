@@ -172,7 +172,8 @@ class UsageQuery:
         return tuple(dim.field for dim in self.group_by)
 
 
-@dataclass(frozen=True, slots=True)
+# Not frozen, like LogEntry: a week of a heavy user's hours by model is some 10,000 of them.
+@dataclass(slots=True)
 class HourTotals:
     """Sums of one hour, one log type and one group (`key`: the values of the query's `group_fields`)."""
 
