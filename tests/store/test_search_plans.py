@@ -38,6 +38,10 @@ def test_search_reads_the_full_text_index(server_db: Database) -> None:
             # On a near-empty table a scan is cheaper; forbid it to see whether the index can serve at all.
             conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
             assert "ix_logs_content_fts" in _plan(conn, ["upstream", "timeout"])
+            # How search learns whether the matches are few enough to list whole.
+            listing = _dialect.content_matches(conn, ["upstream"], 100).listing
+            assert listing is not None
+            assert "ix_logs_content_fts" in plan_text(conn, listing.ids().limit(500))
         else:
             plan = _plan(conn, ["upstream", "timeout"])
             assert "fulltext" in plan and "ix_logs_content_fts" in plan, plan

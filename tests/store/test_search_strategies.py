@@ -57,6 +57,18 @@ PLANS = {
         (_dialect, "MYSQL_WALK_ROWS", 1),
         (_dialect, "POSTGRESQL_WALK_ROWS", 1),
     ],
+    "matches listed in windows of the newest rows, from a window of two seconds on": [
+        (_dialect, "MYSQL_WALK_ROWS", 1),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 1),
+        (logs, "SEARCH_FEW_MATCHES", 0),
+        (logs, "SEARCH_WINDOW_SLACK", 0.0),
+        (logs, "SEARCH_WINDOW_GROWTH", 2),
+    ],
+    "matches few enough to be listed whole": [
+        (_dialect, "MYSQL_WALK_ROWS", 1),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 1),
+        (logs, "SEARCH_FEW_MATCHES", 10**9),
+    ],
     "common words, the newest rows tested against the set of matches": [
         (_dialect, "COMMON_MATCHES", 3),
         (_dialect, "MATCH_SET_COST", 0),

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Select,
     Table,
     and_,
+    any_,
     bindparam,
     false,
     func,
@@ -27,6 +28,7 @@ from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql.elements import BindParameter
+from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.store import schema
 
@@ -92,6 +94,28 @@ class ContentMatch:
     walk_as_subquery: bool = False
     # SQLite: walk in chunks matched at once instead of testing `condition` row by row.
     chunked: ChunkedWalk | None = None
+    # PostgreSQL: the index's matches among rows that meet some conditions, for listing window by window.
+    listing: IndexListing | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IndexListing:
+    """PostgreSQL's GIN index asked for the matches of `ts_query` among the rows that meet some conditions
+    on `logs`: the index's matches are intersected with those rows (BitmapAnd) before any row is read."""
+
+    ts_query: str
+
+    def ids(self, conditions: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
+        matched = schema.logs.alias("matched")
+        # Written out literally so the planner sees the very expression the GIN index is built on.
+        vector_match = text(f"{PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)").bindparams(ts_query=self.ts_query)
+        within = [ClauseAdapter(matched).traverse(condition) for condition in conditions]
+        return select(matched.c.id).where(vector_match, *within)
+
+    def among(self, conditions: Sequence[ColumnElement[bool]] = ()) -> ColumnElement[bool]:
+        """Logs whose ids the index lists, as an array the planner cannot turn into a join (it did, with a
+        scan of the whole table)."""
+        return schema.logs.c.id == any_(func.array(self.ids(conditions).scalar_subquery()))
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,17 +151,13 @@ def _postgresql_content_matches(words: Sequence[str]) -> ContentMatch:
     here, as on MySQL: the newest POSTGRESQL_WALK_ROWS rows are tested first, each word as a word-start
     pattern on the content with everything but letters and digits turned into spaces (the text the
     index's words come from, compared in any case as the index's lower-cased words are), then the GIN
-    index lists the matches' ids once (an array the planner cannot turn into a join, which it did with a
-    scan of the whole table) and their rows are read by id."""
-    query = " & ".join(f"{word}:*" for word in words)
-    # Written out literally so the planner sees the very expression the GIN index is built on.
-    listed = text(
-        f"logs.id = ANY(ARRAY(SELECT id FROM logs WHERE {PG_SEARCH_VECTOR} @@ to_tsquery('simple', :ts_query)))"
-    ).bindparams(ts_query=query)
+    index lists the matches' ids and their rows are read by id. Listing reads every match's row to learn
+    its id, so the caller lists the newest rows' matches first (see logs.search)."""
+    listing = IndexListing(" & ".join(f"{word}:*" for word in words))
     spaced = func.concat(" ", func.regexp_replace(schema.logs.c.content, NON_WORD_RUN, " ", "g"))
     tested = and_(*(spaced.ilike(f"% {word}%") for word in words))
     return ContentMatch(
-        tested, listed=cast(ColumnElement[bool], listed), walk_rows=POSTGRESQL_WALK_ROWS, walk_as_subquery=True
+        tested, listed=listing.among(), walk_rows=POSTGRESQL_WALK_ROWS, walk_as_subquery=True, listing=listing
     )
 
 

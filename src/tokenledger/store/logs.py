@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import fields, replace
 from typing import Any, cast
 
@@ -29,6 +29,12 @@ from tokenledger.store import _dialect, rollups, usage
 from tokenledger.store.schema import logs
 
 RECENT_WINDOW_SECONDS = 60
+# Full-text matches few enough that search lists them all at once (it reads up to this many to find out).
+SEARCH_FEW_MATCHES = 500
+# Windows in which search lists more matches (PostgreSQL): the first holds this many times the rows the
+# walk's matches say it takes to find a page, each next one is this many times as long.
+SEARCH_WINDOW_SLACK = 1.5
+SEARCH_WINDOW_GROWTH = 4
 
 _ORDER = (logs.c.created_at.desc(), logs.c.id.desc())
 
@@ -398,8 +404,24 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         found = _newest_matching_in_chunks(conn, scope, content.chunked, content.walk_rows, type_wanted, limit)
         return found if found is not None else newest(content.listed)
     if content.walk_as_subquery:
-        found = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
-        return found if found is not None else newest(content.listed)
+        found, complete = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
+        if complete:
+            return found
+        if content.listing is None:
+            return newest(content.listed)
+        # Listing reads the row of every match. A few matches are listed whole; many are listed for the
+        # newest rows first, in windows: the first as many times longer than the walk as the walk's matches
+        # say it takes to find `limit`, each next one SEARCH_WINDOW_GROWTH times as long. A window holding
+        # `limit` matches holds the newest `limit`.
+        few = conn.execute(content.listing.ids().limit(SEARCH_FEW_MATCHES)).scalars().all()
+        if len(few) < SEARCH_FEW_MATCHES:
+            return newest(logs.c.id.in_(few))
+        first_growth = max(limit / max(len(found), 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
+        for window in _widening_windows(conn, scope, content.walk_rows, first_growth):
+            found = newest(content.listing.among([window, *_conditions(scope)]), window)
+            if len(found) == limit:
+                return found
+        return newest(content.listed)
     walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
     oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
     if oldest_walked is None:
@@ -448,11 +470,30 @@ def _by_ids(conn: Connection, ids: Sequence[int]) -> list[LogEntry]:
     return _entries(conn, select(*_ENTRY_COLUMNS).where(logs.c.id.in_(ids)).order_by(*_ORDER))
 
 
+def _widening_windows(
+    conn: Connection, scope: LogFilters, walked_rows: int, first_growth: float
+) -> Iterator[ColumnElement[bool]]:
+    """`created_at` bounds of ever longer windows of the scope's newest rows: the first `first_growth`
+    times as long as the scope's newest `walked_rows` rows span, each next one SEARCH_WINDOW_GROWTH times
+    as long as the one before, until one would hold every row of the scope."""
+    newest_first = select(logs.c.created_at).where(*_conditions(scope)).order_by(*_ORDER)
+    newest_at = conn.execute(newest_first.limit(1)).scalar()
+    walked_from = conn.execute(newest_first.offset(walked_rows - 1).limit(1)).scalar()
+    oldest_at = conn.execute(select(func.min(logs.c.created_at)).where(*_conditions(scope))).scalar()
+    if newest_at is None or walked_from is None or oldest_at is None:
+        return
+    span = max(int(newest_at) - int(walked_from), 1) * first_growth
+    while int(newest_at) - span > int(oldest_at):
+        yield logs.c.created_at >= int(newest_at - span)
+        span *= SEARCH_WINDOW_GROWTH
+
+
 def _newest_among_newest(
     conn: Connection, scope: LogFilters, condition: ColumnElement[bool], walk_rows: int, limit: int
-) -> list[LogEntry] | None:
+) -> tuple[list[LogEntry], bool]:
     """The newest `limit` rows matching `condition` among the scope's newest `walk_rows`, read in one
-    statement that stops at the page; None when those rows hold fewer and the scope has more."""
+    statement that stops at the page, and whether they are the answer: they are `limit`, or those rows are
+    all the scope has."""
     newest_rows = select(*_ENTRY_COLUMNS).where(*_conditions(scope)).order_by(*_ORDER).limit(walk_rows).subquery()
     matching = ClauseAdapter(newest_rows).traverse(condition)
     query = (
@@ -463,10 +504,10 @@ def _newest_among_newest(
     )
     found = _entries(conn, query)
     if len(found) == limit:
-        return found
+        return found, True
     scope_rows = select(logs.c.id).where(*_conditions(scope)).limit(walk_rows).subquery()
     walked_all = conn.execute(select(func.count()).select_from(scope_rows)).scalar_one() < walk_rows
-    return found if walked_all else None
+    return found, walked_all
 
 
 def delete_oldest(conn: Connection, before: int, limit: int) -> int:
