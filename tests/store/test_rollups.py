@@ -156,3 +156,22 @@ def test_a_username_only_one_user_logged_under_is_read_through_that_users_scopes
         )
         other_user = replace(by_name, user_id=3)
         assert rollups.covering_scope(conn, other_user) == (None, other_user)
+
+
+def test_one_batch_may_log_a_user_under_two_names(db: Database) -> None:
+    """Rows that differ only in the username go to the same usage_hourly row: a batch of them is added
+    in one statement on PostgreSQL, which may not update a row twice, so they are merged first."""
+    base = replace(sample_entries(random.Random(3), 1)[0], type=LogType.CONSUME, quota=7)
+    batch = [replace(base, username="ann"), replace(base, username="ann-renamed"), replace(base, username="ann")]
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, batch)
+    with db.read_logs() as conn:
+        usage = conn.execute(select(func.count(), func.sum(usage_hourly.c.count), func.sum(usage_hourly.c.quota)))
+        assert tuple(usage.one()) == (1, 3, 21)
+        everything = select(func.sum(log_rollups.c.count)).where(log_rollups.c.scope == 0)
+        assert conn.execute(everything).scalar_one() == 3
+        by_name = select(log_rollups.c.key_text, log_rollups.c.count).where(log_rollups.c.scope == 3)
+        assert sorted((str(name), int(count)) for name, count in conn.execute(by_name)) == [
+            ("ann", 2),
+            ("ann-renamed", 1),
+        ]

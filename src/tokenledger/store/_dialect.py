@@ -300,7 +300,10 @@ def _compiled(
     dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...]
 ) -> Any:
     """An INSERT of `columns` (an upsert adding the `added` columns on a conflict of `key`, when `key` is
-    given; with no `added` columns, a conflicting row is left as it is), compiled once per engine and shape."""
+    given; with no `added` columns, a conflicting row is left as it is), compiled once per engine and shape.
+    On PostgreSQL it takes each column as an array (see _executemany)."""
+    if dialect.name == "postgresql":
+        return _postgresql_unnest_insert(dialect, table, columns, key, added)
     values: dict[str, Any] = {name: bindparam(name) for name in columns}
     statement: Any
     if not key:
@@ -311,21 +314,32 @@ def _compiled(
         sqlite_stmt = sqlite.insert(table).values(values)
         updates = {name: table.c[name] + sqlite_stmt.excluded[name] for name in added}
         statement = sqlite_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
-    elif dialect.name == "postgresql":
-        pg_stmt = postgresql.insert(table).values(values)
-        updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
-        statement = pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
     else:
         my_stmt = mysql.insert(table).values(values)
         statement = my_stmt.on_duplicate_key_update({name: table.c[name] + my_stmt.inserted[name] for name in added})
     return statement.compile(dialect=dialect)
 
 
+def _postgresql_unnest_insert(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...]
+) -> Any:
+    """INSERT … SELECT FROM unnest(one array per column): one statement for every row, where executemany
+    runs the statement once per row (the server's per-statement work was most of an ingest transaction)."""
+    arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in columns]
+    rows = func.unnest(*arrays).table_valued(*columns).render_derived()
+    pg_stmt = postgresql.insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
+    statement: Any = pg_stmt
+    if key and added:
+        updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
+        statement = pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
+    elif key:
+        statement = pg_stmt.on_conflict_do_nothing(index_elements=list(key))
+    return statement.compile(dialect=dialect)
+
+
 def _insert_missing(dialect: Dialect, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> Any:
     if dialect.name == "sqlite":
         return sqlite.insert(table).values(values).on_conflict_do_nothing(index_elements=list(key))
-    if dialect.name == "postgresql":
-        return postgresql.insert(table).values(values).on_conflict_do_nothing(index_elements=list(key))
     # Not INSERT IGNORE, which would also turn other errors (a value too long…) into warnings.
     return mysql.insert(table).values(values).on_duplicate_key_update({key[0]: table.c[key[0]]})
 
@@ -334,6 +348,13 @@ def _executemany(conn: Connection, compiled: Any, columns: tuple[str, ...], rows
     """Run a compiled INSERT-like statement for many rows through the driver's executemany: SQLAlchemy's
     per-row parameter processing costs more than the database's own work at ingest rates. Rows are tuples
     in `columns` order holding plain Python values the driver accepts."""
+    if conn.dialect.name == "postgresql":
+        # One execution with each column's values as an array (_postgresql_unnest_insert).
+        arrays = zip(*rows, strict=True)
+        conn.exec_driver_sql(
+            compiled.string, {name: list(values) for name, values in zip(columns, arrays, strict=True)}
+        )
+        return
     if compiled.positional:
         order = tuple(compiled.positiontup or ())
         if order != columns:
@@ -378,12 +399,30 @@ def upsert_add(
     `added` column to the stored value."""
     if not rows:
         return
+    if conn.dialect.name == "postgresql":
+        # One statement may not update a row twice: rows of one key become one, as applying them one after
+        # another would leave it (the first row's other columns, the `added` columns summed).
+        rows = _merged_by_key(rows, len(key), [columns.index(name) for name in added])
     if conn.dialect.name != "sqlite":
         # One order for every writer, so concurrent transactions never take row locks in opposite orders.
         # (SQLite's writers run one at a time.)
         rows = sorted(rows)
     names = tuple(columns)
     _executemany(conn, _compiled(conn.dialect, table, names, tuple(key), tuple(added)), names, rows)
+
+
+def _merged_by_key(rows: Sequence[Row], key_length: int, added: Sequence[int]) -> list[Row]:
+    """Rows whose first `key_length` values are equal merged into the first of them, the values at the
+    `added` positions summed."""
+    merged: dict[Row, list[Any]] = {}
+    for row in rows:
+        kept = merged.get(row[:key_length])
+        if kept is None:
+            merged[row[:key_length]] = list(row)
+        else:
+            for index in added:
+                kept[index] += row[index]
+    return [tuple(row) for row in merged.values()]
 
 
 def insert_missing(
