@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+import zlib
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -24,6 +25,8 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy import column as sql_column
+from sqlalchemy import table as sql_table
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
@@ -301,9 +304,7 @@ def _compiled(
 ) -> Any:
     """An INSERT of `columns` (an upsert adding the `added` columns on a conflict of `key`, when `key` is
     given; with no `added` columns, a conflicting row is left as it is), compiled once per engine and shape.
-    On PostgreSQL it takes each column as an array (see _executemany)."""
-    if dialect.name == "postgresql":
-        return _postgresql_unnest_insert(dialect, table, columns, key, added)
+    Not used on PostgreSQL, which copies rows in (_postgresql_copy)."""
     values: dict[str, Any] = {name: bindparam(name) for name in columns}
     statement: Any
     if not key:
@@ -320,20 +321,55 @@ def _compiled(
     return statement.compile(dialect=dialect)
 
 
-def _postgresql_unnest_insert(
-    dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...]
+def _postgresql_copy(
+    conn: Connection,
+    table: Table,
+    columns: tuple[str, ...],
+    rows: Sequence[Row],
+    key: tuple[str, ...],
+    added: tuple[str, ...],
+) -> None:
+    """COPY the rows (tuples in `columns` order) into the table, or for an upsert (`key` given) into a
+    temporary table of those columns, inserted from there in one statement. Run once per row (executemany),
+    the statements' own overhead was most of an ingest transaction; COPY's rows are encoded by psycopg's C
+    code, where arrays of values for a single statement were encoded in Python."""
+    quote = conn.dialect.identifier_preparer.quote
+    column_list = ", ".join(quote(name) for name in columns)
+    target = quote(table.name)
+    staging = None
+    if key:
+        staging = f"staging_{table.name}_{zlib.crc32(column_list.encode()):08x}"
+        # Per connection, emptied at every commit; IF NOT EXISTS, as a rolled-back transaction takes the
+        # table it created with it.
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "
+            f"AS SELECT {column_list} FROM {target} WITH NO DATA"
+        )
+        target = staging
+    driver_connection: Any = conn.connection.driver_connection
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with driver_connection.cursor() as cursor, cursor.copy(f"COPY {target} ({column_list}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=conn.dialect) from exc
+    if staging is not None:
+        conn.exec_driver_sql(_insert_from_staging(conn.dialect, table, columns, key, added, staging).string)
+        # The same transaction may add more rows to this table.
+        conn.exec_driver_sql(f"DELETE FROM {staging}")
+
+
+@lru_cache(maxsize=64)
+def _insert_from_staging(
+    dialect: Dialect, table: Table, columns: tuple[str, ...], key: tuple[str, ...], added: tuple[str, ...], staging: str
 ) -> Any:
-    """INSERT … SELECT FROM unnest(one array per column): one statement for every row, where executemany
-    runs the statement once per row (the server's per-statement work was most of an ingest transaction)."""
-    arrays = [bindparam(name, type_=postgresql.ARRAY(table.c[name].type)) for name in columns]
-    rows = func.unnest(*arrays).table_valued(*columns).render_derived()
-    pg_stmt = postgresql.insert(table).from_select(list(columns), select(*(rows.c[name] for name in columns)))
-    statement: Any = pg_stmt
-    if key and added:
+    source = sql_table(staging, *(sql_column(name) for name in columns))
+    pg_stmt = postgresql.insert(table).from_select(list(columns), select(*source.c))
+    statement: Any = pg_stmt.on_conflict_do_nothing(index_elements=list(key))
+    if added:
         updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
         statement = pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
-    elif key:
-        statement = pg_stmt.on_conflict_do_nothing(index_elements=list(key))
     return statement.compile(dialect=dialect)
 
 
@@ -348,13 +384,6 @@ def _executemany(conn: Connection, compiled: Any, columns: tuple[str, ...], rows
     """Run a compiled INSERT-like statement for many rows through the driver's executemany: SQLAlchemy's
     per-row parameter processing costs more than the database's own work at ingest rates. Rows are tuples
     in `columns` order holding plain Python values the driver accepts."""
-    if conn.dialect.name == "postgresql":
-        # One execution with each column's values as an array (_postgresql_unnest_insert).
-        arrays = zip(*rows, strict=True)
-        conn.exec_driver_sql(
-            compiled.string, {name: list(values) for name, values in zip(columns, arrays, strict=True)}
-        )
-        return
     if compiled.positional:
         order = tuple(compiled.positiontup or ())
         if order != columns:
@@ -382,9 +411,13 @@ def driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
     """Insert many rows, tuples in `columns` order (see `_executemany`)."""
-    if rows:
-        names = tuple(columns)
-        _executemany(conn, _compiled(conn.dialect, table, names, (), ()), names, rows)
+    if not rows:
+        return
+    names = tuple(columns)
+    if conn.dialect.name == "postgresql":
+        _postgresql_copy(conn, table, names, rows, (), ())
+        return
+    _executemany(conn, _compiled(conn.dialect, table, names, (), ()), names, rows)
 
 
 def upsert_add(
@@ -408,6 +441,9 @@ def upsert_add(
         # (SQLite's writers run one at a time.)
         rows = sorted(rows)
     names = tuple(columns)
+    if conn.dialect.name == "postgresql":
+        _postgresql_copy(conn, table, names, rows, tuple(key), tuple(added))
+        return
     _executemany(conn, _compiled(conn.dialect, table, names, tuple(key), tuple(added)), names, rows)
 
 
