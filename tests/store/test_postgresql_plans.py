@@ -32,6 +32,21 @@ def test_repeated_queries_are_not_prepared_on_the_server(databases: Databases) -
     assert prepared == 0
 
 
+def test_sessions_run_without_jit_and_keep_the_dsns_own_options(databases: Databases) -> None:
+    """JIT compiled a search's listing first (20–80 ms for a statement of 1–30 ms), so it is off; settings
+    given in the DSN's `options` still apply."""
+    url = dsn.normalize_url(databases.new("postgresql", "plans"), "SQL_DSN")
+    for given, work_mem in (("", None), ("?options=-c%20work_mem%3D7MB", "7MB")):
+        engine = server_engine(url + given)
+        try:
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SHOW jit").scalar_one() == "off"
+                if work_mem:
+                    assert conn.exec_driver_sql("SHOW work_mem").scalar_one() == work_mem
+        finally:
+            engine.dispose()
+
+
 @pytest.fixture
 def postgresql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
     entries = [

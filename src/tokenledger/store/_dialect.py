@@ -120,6 +120,18 @@ class IndexListing:
         scan of the whole table)."""
         return schema.logs.c.id == any_(func.array(self.ids(conditions).scalar_subquery()))
 
+    def all_if_fewer_than(self, conn: Connection, count: int) -> list[int] | None:
+        """The ids of every match when there are fewer than `count`, else None; costs at most `count` rows.
+
+        Asked with a LIMIT, PostgreSQL expected matches early in a scan of the table and tested rows one by
+        one (1.2 s at 10M rows for a word in 0.4% of them): the listing is a materialized CTE, planned in
+        full (the index, then the rows it lists), of which the LIMIT reads the first rows. Parallel workers
+        took 8 ms to start for a listing that takes one, so this transaction does without them."""
+        conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+        listed = self.ids().cte("listed").prefix_with("MATERIALIZED")
+        found = [int(found_id) for found_id in conn.execute(select(listed.c.id).limit(count)).scalars()]
+        return found if len(found) < count else None
+
 
 @dataclass(frozen=True, slots=True)
 class ChunkedWalk:

@@ -409,18 +409,28 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
             return found
         if content.listing is None:
             return newest(content.listed)
-        # Listing reads the row of every match. A few matches are listed whole; many are listed for the
-        # newest rows first, in windows: the first as many times longer than the walk as the walk's matches
-        # say it takes to find `limit`, each next one SEARCH_WINDOW_GROWTH times as long. A window holding
-        # `limit` matches holds the newest `limit`.
-        few = conn.execute(content.listing.ids().limit(SEARCH_FEW_MATCHES)).scalars().all()
-        if len(few) < SEARCH_FEW_MATCHES:
-            return newest(logs.c.id.in_(few))
-        first_growth = max(limit / max(len(found), 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
-        for window in _widening_windows(conn, scope, content.walk_rows, first_growth):
-            found = newest(content.listing.among([window, *_conditions(scope)]), window)
+        # Listing reads the row of every match, so the matches of the newest rows are listed first, in
+        # windows: the first as many times longer than the walk as the walk's matches say it takes to find
+        # `limit`, each next one SEARCH_WINDOW_GROWTH times as long. A window holding `limit` matches holds
+        # the newest `limit`. Matches few enough are listed whole instead: asked first when the walk met
+        # none (a word with no match at all would otherwise widen windows over the whole scope), else when
+        # the first window falls short.
+        listing = content.listing
+
+        def listed_whole_if_few() -> list[LogEntry] | None:
+            few = listing.all_if_fewer_than(conn, SEARCH_FEW_MATCHES)
+            return None if few is None else newest(logs.c.id.in_(few))
+
+        walked_matches = len(found)
+        if not walked_matches and (whole := listed_whole_if_few()) is not None:
+            return whole
+        first_growth = max(limit / max(walked_matches, 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
+        for step, window in enumerate(_widening_windows(conn, scope, content.walk_rows, first_growth)):
+            found = newest(listing.among([window, *_conditions(scope)]), window)
             if len(found) == limit:
                 return found
+            if step == 0 and walked_matches and (whole := listed_whole_if_few()) is not None:
+                return whole
         return newest(content.listed)
     walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
     oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
