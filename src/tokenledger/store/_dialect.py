@@ -342,9 +342,9 @@ def _postgresql_copy(
     added: tuple[str, ...],
 ) -> None:
     """COPY the rows (tuples in `columns` order) into the table, or for an upsert (`key` given) into a
-    temporary table of those columns, inserted from there in one statement. Run once per row (executemany),
-    the statements' own overhead was most of an ingest transaction; COPY's rows are encoded by psycopg's C
-    code, where arrays of values for a single statement were encoded in Python."""
+    temporary table of those columns, inserted from there in one statement. executemany ran the statement
+    once per row, and the server's per-statement work was most of an ingest transaction; COPY rows are
+    encoded by psycopg's C code (arrays of values for one statement were encoded in Python)."""
     quote = conn.dialect.identifier_preparer.quote
     column_list = ", ".join(quote(name) for name in columns)
     target = quote(table.name)
@@ -444,19 +444,20 @@ def upsert_add(
     `added` column to the stored value."""
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    names = tuple(columns)
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
         # One statement may not update a row twice: rows of one key become one, as applying them one after
         # another would leave it (the first row's other columns, the `added` columns summed).
-        rows = _merged_by_key(rows, len(key), [columns.index(name) for name in added])
-    if conn.dialect.name != "sqlite":
+        rows = _merged_by_key(rows, len(key), [names.index(name) for name in added])
+    if dialect != "sqlite":
         # One order for every writer, so concurrent transactions never take row locks in opposite orders.
         # (SQLite's writers run one at a time.)
         rows = sorted(rows)
-    names = tuple(columns)
-    if conn.dialect.name == "postgresql":
+    if dialect == "postgresql":
         _postgresql_copy(conn, table, names, rows, tuple(key), tuple(added))
-        return
-    _executemany(conn, _compiled(conn.dialect, table, names, tuple(key), tuple(added)), names, rows)
+    else:
+        _executemany(conn, _compiled(conn.dialect, table, names, tuple(key), tuple(added)), names, rows)
 
 
 def _merged_by_key(rows: Sequence[Row], key_length: int, added: Sequence[int]) -> list[Row]:
