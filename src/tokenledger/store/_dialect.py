@@ -92,12 +92,11 @@ class ContentMatch:
     condition: ColumnElement[bool]
     listed: ColumnElement[bool] | None = None
     walk_rows: int = 0
-    # Walk in one statement, the scope's newest `walk_rows` rows as a LIMIT subquery the condition filters
-    # (PostgreSQL, whose planner, given the walk's bounds instead, tests every row within them and sorts).
-    walk_as_subquery: bool = False
     # SQLite: walk in chunks matched at once instead of testing `condition` row by row.
     chunked: ChunkedWalk | None = None
-    # PostgreSQL: the index's matches among rows that meet some conditions, for listing window by window.
+    # PostgreSQL: walk in one statement, the scope's newest `walk_rows` rows as a LIMIT subquery the
+    # condition filters (given the walk's bounds instead, its planner tested every row within them and
+    # sorted), then list the index's matches window by window through `listing`.
     listing: IndexListing | None = None
 
 
@@ -120,16 +119,20 @@ class IndexListing:
         scan of the whole table)."""
         return schema.logs.c.id == any_(func.array(self.ids(conditions).scalar_subquery()))
 
+    def first_ids(self, count: int) -> Select[Any]:
+        """Up to `count` of the matches' ids. Asked with a plain LIMIT, PostgreSQL expected matches early in
+        a scan of the table and tested rows one by one (1.2 s at 10M rows for a word in 0.4% of them): the
+        listing is a materialized CTE, planned in full (the index, then the rows it lists), of which the
+        LIMIT reads the first rows."""
+        listed = self.ids().cte("listed").prefix_with("MATERIALIZED")
+        return select(listed.c.id).limit(count)
+
     def all_if_fewer_than(self, conn: Connection, count: int) -> list[int] | None:
         """The ids of every match when there are fewer than `count`, else None; costs at most `count` rows.
-
-        Asked with a LIMIT, PostgreSQL expected matches early in a scan of the table and tested rows one by
-        one (1.2 s at 10M rows for a word in 0.4% of them): the listing is a materialized CTE, planned in
-        full (the index, then the rows it lists), of which the LIMIT reads the first rows. Parallel workers
-        took 8 ms to start for a listing that takes one, so this transaction does without them."""
+        Parallel workers took 8 ms to start for a listing that takes one, so this transaction does without
+        them."""
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
-        listed = self.ids().cte("listed").prefix_with("MATERIALIZED")
-        found = [int(found_id) for found_id in conn.execute(select(listed.c.id).limit(count)).scalars()]
+        found = [int(found_id) for found_id in conn.execute(self.first_ids(count)).scalars()]
         return found if len(found) < count else None
 
 
@@ -171,9 +174,7 @@ def _postgresql_content_matches(words: Sequence[str]) -> ContentMatch:
     listing = IndexListing(" & ".join(f"{word}:*" for word in words))
     spaced = func.concat(" ", func.regexp_replace(schema.logs.c.content, NON_WORD_RUN, " ", "g"))
     tested = and_(*(spaced.ilike(f"% {word}%") for word in words))
-    return ContentMatch(
-        tested, listed=listing.among(), walk_rows=POSTGRESQL_WALK_ROWS, walk_as_subquery=True, listing=listing
-    )
+    return ContentMatch(tested, listed=listing.among(), walk_rows=POSTGRESQL_WALK_ROWS, listing=listing)
 
 
 def _mysql_content_matches(conn: Connection, words: Sequence[str]) -> ContentMatch:
@@ -422,7 +423,7 @@ def driver_rows(conn: Connection, query: Select[Any]) -> list[tuple[Any, ...]]:
 
 
 def bulk_insert(conn: Connection, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
-    """Insert many rows, tuples in `columns` order (see `_executemany`)."""
+    """Insert many rows, tuples in `columns` order (see `_executemany` and `_postgresql_copy`)."""
     if not rows:
         return
     names = tuple(columns)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields, replace
 from typing import Any, cast
 
@@ -399,39 +399,16 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
     if content is None or content.listed is None:
         return newest(content.condition if content else None)
     # The scope's newest rows are tested: read at most `walk_rows` of them (in chunks on SQLite, one by one
-    # elsewhere), and if they hold fewer than `limit` matches, list every match instead.
+    # elsewhere), and if they hold fewer than `limit` matches, list the matches instead (on PostgreSQL, the
+    # newest rows' first).
     if content.chunked is not None:
         found = _newest_matching_in_chunks(conn, scope, content.chunked, content.walk_rows, type_wanted, limit)
         return found if found is not None else newest(content.listed)
-    if content.walk_as_subquery:
+    if content.listing is not None:
         found, complete = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
         if complete:
             return found
-        if content.listing is None:
-            return newest(content.listed)
-        # Listing reads the row of every match, so the matches of the newest rows are listed first, in
-        # windows: the first as many times longer than the walk as the walk's matches say it takes to find
-        # `limit`, each next one SEARCH_WINDOW_GROWTH times as long. A window holding `limit` matches holds
-        # the newest `limit`. Matches few enough are listed whole instead: asked first when the walk met
-        # none (a word with no match at all would otherwise widen windows over the whole scope), else when
-        # the first window falls short.
-        listing = content.listing
-
-        def listed_whole_if_few() -> list[LogEntry] | None:
-            few = listing.all_if_fewer_than(conn, SEARCH_FEW_MATCHES)
-            return None if few is None else newest(logs.c.id.in_(few))
-
-        walked_matches = len(found)
-        if not walked_matches and (whole := listed_whole_if_few()) is not None:
-            return whole
-        first_growth = max(limit / max(walked_matches, 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
-        for step, window in enumerate(_widening_windows(conn, scope, content.walk_rows, first_growth)):
-            found = newest(listing.among([window, *_conditions(scope)]), window)
-            if len(found) == limit:
-                return found
-            if step == 0 and walked_matches and (whole := listed_whole_if_few()) is not None:
-                return whole
-        return newest(content.listed)
+        return _newest_listed_in_windows(conn, scope, content.listing, content.walk_rows, len(found), limit, newest)
     walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
     oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
     if oldest_walked is None:
@@ -478,6 +455,41 @@ def _by_ids(conn: Connection, ids: Sequence[int]) -> list[LogEntry]:
     if not ids:
         return []
     return _entries(conn, select(*_ENTRY_COLUMNS).where(logs.c.id.in_(ids)).order_by(*_ORDER))
+
+
+def _newest_listed_in_windows(
+    conn: Connection,
+    scope: LogFilters,
+    listing: _dialect.IndexListing,
+    walked_rows: int,
+    walked_matches: int,
+    limit: int,
+    newest: Callable[..., list[LogEntry]],
+) -> list[LogEntry]:
+    """The newest `limit` of the index's matches (PostgreSQL), after a walk of the scope's newest
+    `walked_rows` rows found `walked_matches`, too few. `newest(condition, *within)` reads the scope's
+    newest `limit` rows meeting a condition.
+
+    Listing reads the row of every match, so the matches of the newest rows are listed first, in windows:
+    the first as many times longer than the walk as the walk's matches say it takes to find a page, each
+    next one SEARCH_WINDOW_GROWTH times as long. A window holding a page holds the newest page. Matches few
+    enough are listed whole instead: asked first when the walk met none (a word with no match at all would
+    otherwise widen windows over the whole scope), else when the first window falls short."""
+
+    def listed_whole_if_few() -> list[LogEntry] | None:
+        few = listing.all_if_fewer_than(conn, SEARCH_FEW_MATCHES)
+        return None if few is None else newest(logs.c.id.in_(few))
+
+    if not walked_matches and (whole := listed_whole_if_few()) is not None:
+        return whole
+    first_growth = max(limit / max(walked_matches, 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
+    for step, window in enumerate(_widening_windows(conn, scope, walked_rows, first_growth)):
+        found = newest(listing.among([window, *_conditions(scope)]), window)
+        if len(found) == limit:
+            return found
+        if step == 0 and walked_matches and (whole := listed_whole_if_few()) is not None:
+            return whole
+    return newest(listing.among())
 
 
 def _widening_windows(
