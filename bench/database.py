@@ -144,19 +144,27 @@ def prune_horizon(target: Target) -> int:
 
 
 def server_version(target: Target) -> str:
+    """The engine and its version, and for a server the memory it caches pages in: InnoDB reads pages
+    through its own buffer pool alone (O_DIRECT on Debian), so its size decides whether a table larger
+    than it is read from disk (PostgreSQL's shared buffers sit in front of the OS page cache)."""
     if target.backend == "sqlite":
         return f"SQLite {sqlite3.sqlite_version}"
     engine = create_engine(target.url)
     try:
         with engine.connect() as conn:
             version = str(conn.execute(text("SELECT version()")).scalar_one())
+            if target.backend == "postgresql":
+                cache = f"shared_buffers {conn.execute(text('SHOW shared_buffers')).scalar_one()}"
+            else:
+                pool = int(conn.execute(text("SELECT @@innodb_buffer_pool_size")).scalar_one())
+                cache = f"innodb_buffer_pool_size {pool / 2**20:,.0f} MiB"
     except DBAPIError as exc:
         raise _server_error(target, exc) from None
     finally:
         engine.dispose()
     if target.backend == "postgresql":
-        return " ".join(version.split()[:2])
-    return ("MariaDB " if "mariadb" in version.lower() else "MySQL ") + version
+        return f"{' '.join(version.split()[:2])} ({cache})"
+    return ("MariaDB " if "mariadb" in version.lower() else "MySQL ") + f"{version} ({cache})"
 
 
 def read_marker(target: Target) -> dict[str, Any] | None:
