@@ -145,8 +145,8 @@ def prune_horizon(target: Target) -> int:
 
 def server_version(target: Target) -> str:
     """The engine and its version, and for a server the memory it caches pages in: InnoDB reads pages
-    through its own buffer pool alone (O_DIRECT on Debian), so its size decides whether a table larger
-    than it is read from disk (PostgreSQL's shared buffers sit in front of the OS page cache)."""
+    through its own buffer pool alone (O_DIRECT, MariaDB's default), so its size decides whether a table
+    larger than it is read from disk (PostgreSQL's shared buffers sit in front of the OS page cache)."""
     if target.backend == "sqlite":
         return f"SQLite {sqlite3.sqlite_version}"
     engine = create_engine(target.url)
