@@ -1,4 +1,9 @@
-"""Request dependencies: the database, the settings, and who is calling (with role checks in one place)."""
+"""Request dependencies: the database, the settings, and who is calling (with role checks in one place).
+
+FastAPI runs a plain `def` dependency on a worker thread and an `async def` one on the event loop. Those
+that only read app state or check the caller are `async def`: a hop to a worker thread and back costs more
+than they do, and an admin list took eight of them. `authenticate` reads the database, so it keeps its
+thread."""
 
 from __future__ import annotations
 
@@ -19,22 +24,22 @@ SESSION_COOKIE = "session"
 KEYS_NOT_ACCEPTED = "API keys are not accepted on this route: use an access token or log in"
 
 
-def get_db(request: Request) -> Database:
+async def get_db(request: Request) -> Database:
     database: Database = request.app.state.db
     return database
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_limiter(request: Request) -> RateLimiter:
+async def get_limiter(request: Request) -> RateLimiter:
     limiter: RateLimiter = request.app.state.limiter
     return limiter
 
 
-def get_writer(request: Request) -> LogWriter:
+async def get_writer(request: Request) -> LogWriter:
     writer: LogWriter = request.app.state.writer
     return writer
 
@@ -61,10 +66,10 @@ def session_id(request: Request) -> str | None:
         return None
 
 
-def authenticate(request: Request) -> Principal:
+def authenticate(request: Request, db: DatabaseDep) -> Principal:
     """Any credential: session, access token, or API key."""
     return auth.authenticate(
-        get_db(request),
+        db,
         auth.RequestCredentials(
             session_id=session_id(request),
             authorization=request.headers.get("authorization"),
@@ -73,26 +78,31 @@ def authenticate(request: Request) -> Principal:
     )
 
 
-def require_user(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+async def require_user(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """A logged-in user or access token; API keys are refused."""
     if principal.via_api_key:
         raise Unauthorized(KEYS_NOT_ACCEPTED)
     return principal
 
 
-def require_admin(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
+def check_admin(principal: Principal) -> Principal:
+    """The caller, if an admin; raises Forbidden otherwise. For routes that decide by the credential."""
     if not principal.user.is_admin:
         raise Forbidden("insufficient privileges: this route needs an admin")
     return principal
 
 
-def require_root(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
+async def require_admin(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
+    return check_admin(principal)
+
+
+async def require_root(principal: Annotated[Principal, Depends(require_user)]) -> Principal:
     if not principal.user.is_root:
         raise Forbidden("insufficient privileges: this route needs root")
     return principal
 
 
-def require_ingest(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
+async def require_ingest(principal: Annotated[Principal, Depends(authenticate)]) -> Principal:
     """An admin, or an ingest key (an API key created with `ingest: true` by a user who is still an admin)."""
     if principal.api_key is not None and not principal.api_key.ingest:
         raise Unauthorized('this API key may not ingest: create one with "ingest": true as an admin')

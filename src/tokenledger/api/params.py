@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
 
-from tokenledger.api.deps import get_settings
+from tokenledger.api.deps import SettingsDep
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
 from tokenledger.domain.filters import LogFilters, PageRequest, Scope, parse_filters, parse_page
@@ -17,7 +17,7 @@ from tokenledger.domain.numbers import MAX_ID
 TS = "Unix seconds or milliseconds (values ≥ 10^11 are ms); inclusive; 0 or absent: unbounded."
 
 
-def _self_params(
+async def _self_params(
     type: Annotated[
         str | None,
         Query(description="Log type: 0 all, 1 top-up, 2 consume, 3 manage, 4 system, 5 error, 6 refund, 7 login."),
@@ -33,7 +33,7 @@ def _self_params(
     """Declares the self filters for the OpenAPI docs; parsing happens in the functions below."""
 
 
-def _admin_params(
+async def _admin_params(
     _self: Annotated[None, Depends(_self_params)],
     username: Annotated[str | None, Query(description="Username, exact, or a LIKE pattern with %.")] = None,
     channel: Annotated[str | None, Query(description="Channel id.")] = None,
@@ -41,25 +41,26 @@ def _admin_params(
     """Declares the admin-only filters for the OpenAPI docs."""
 
 
-def self_filters(request: Request, _docs: Annotated[None, Depends(_self_params)]) -> LogFilters:
+async def self_filters(request: Request, _docs: Annotated[None, Depends(_self_params)]) -> LogFilters:
     return parse_filters(request.query_params, Scope.SELF)
 
 
-def admin_filters(request: Request, _docs: Annotated[None, Depends(_admin_params)]) -> LogFilters:
+async def admin_filters(request: Request, _docs: Annotated[None, Depends(_admin_params)]) -> LogFilters:
     return parse_filters(request.query_params, Scope.ADMIN)
 
 
-def self_stat_filters(request: Request, _docs: Annotated[None, Depends(_self_params)]) -> LogFilters:
+async def self_stat_filters(request: Request, _docs: Annotated[None, Depends(_self_params)]) -> LogFilters:
     """The stat routes ignore `type` altogether: they always total consume rows."""
     return parse_filters(request.query_params, Scope.SELF, with_type=False)
 
 
-def admin_stat_filters(request: Request, _docs: Annotated[None, Depends(_admin_params)]) -> LogFilters:
+async def admin_stat_filters(request: Request, _docs: Annotated[None, Depends(_admin_params)]) -> LogFilters:
     return parse_filters(request.query_params, Scope.ADMIN, with_type=False)
 
 
-def page_request(
+async def page_request(
     request: Request,
+    settings: SettingsDep,
     p: Annotated[str | None, Query(description="1-based page; missing or garbage: 1.")] = None,
     page_size: Annotated[
         str | None,
@@ -67,10 +68,10 @@ def page_request(
     ] = None,
     cursor: Annotated[str | None, Query(description="next_cursor of the previous page: keyset paging.")] = None,
 ) -> PageRequest:
-    return parse_page(request.query_params, get_settings(request).max_items_per_page)
+    return parse_page(request.query_params, settings.max_items_per_page)
 
 
-def time_window(
+async def time_window(
     start_timestamp: Annotated[str | None, Query(description=TS)] = None,
     end_timestamp: Annotated[str | None, Query(description=TS)] = None,
 ) -> tuple[int, int]:

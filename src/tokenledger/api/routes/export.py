@@ -18,7 +18,7 @@ from tokenledger.services import export, ledger
 router = APIRouter(tags=["logs"])
 
 
-def export_options(
+async def export_options(
     format: Annotated[str | None, Query(description="csv (default) or jsonl.")] = None,
     tz: Annotated[
         str | None, Query(description=f"Time zone of the CSV time column: {timezones.HELP}. Default UTC.")

@@ -15,7 +15,7 @@ from tokenledger.api.deps import (
     LimiterDep,
     SettingsDep,
     WriterDep,
-    require_admin,
+    check_admin,
 )
 from tokenledger.api.envelope import ok, page_payload
 from tokenledger.api.params import AdminFilters, AdminStatFilters, Paging, SelfFilters, SelfStatFilters
@@ -57,7 +57,7 @@ def stat_all_logs(
     # The reseller document calls this route with an API key; such a caller gets exactly the self stat.
     if caller.via_api_key:
         return ok(_stat_payload(ledger.log_stat(db, ledger.scope_to_caller(own, caller, settings.api_key_log_scope))))
-    require_admin(caller)
+    check_admin(caller)
     return ok(_stat_payload(ledger.log_stat(db, filters)))
 
 

@@ -17,7 +17,7 @@ from tokenledger.services import analytics as service
 router = APIRouter(tags=["usage analytics"])
 
 
-def _self_params(
+async def _self_params(
     group_by: Annotated[
         str | None,
         Query(description="Up to two of model, key (alias token), channel, group, type; comma-separated."),
@@ -44,7 +44,7 @@ def _self_params(
     """Declares the parameters for the OpenAPI docs; parsing happens in the domain."""
 
 
-def _admin_params(
+async def _admin_params(
     _self: Annotated[None, Depends(_self_params)],
     user_id: Annotated[str | None, Query(description="One user's usage, by id.")] = None,
     username: Annotated[str | None, Query(description="One user's usage, by exact username.")] = None,
