@@ -182,3 +182,73 @@ def test_sqlite_walks_the_newest_index_entries_against_the_set_of_matches(
     assert "COVERING INDEX ix_logs_created_at_id" in plans["walked"] and "TEMP B-TREE" not in plans["walked"]
     assert "TEMP B-TREE" in plans["listed"]
     searchable.dispose()
+
+
+# Contents where ASCII and FTS5's unicode61 tokenizer could part ways: case, digits and `_` beside a word,
+# punctuation and control characters, letters FTS5 folds (é, ſ, the Kelvin sign) and scripts it keeps whole.
+TRICKY_CONTENTS = (
+    "upstream error",
+    "UPSTREAM Error",
+    "Upstream_error",
+    "x-upstream.",
+    "upstream123",
+    "123upstream",
+    "upstreams",
+    "up stream",
+    "\tupstream\nerror\x00",
+    "retry_after=5",
+    "it's #5",
+    "timeout: upstream",
+    "upstréam error",
+    "UPSTRÉAM",
+    "upſtream",
+    "\u212aelvin upstream",
+    "上游upstream",
+    "upstream 上游",
+    "ｕｐｓｔｒｅａｍ",
+    "Ünicode upstream error",
+)
+TRICKY_QUERIES = (
+    (("upstream",),),
+    (("upstream", "upstreams"),),
+    (("upstream",), ("error",)),
+    (("after",), ("5",)),
+    (("s",),),
+    (("上游upstream",),),
+    (("kelvin", "elvin"),),
+)
+
+
+def test_a_walked_chunk_matches_as_the_full_text_index_does(tmp_path: Path) -> None:
+    """The walk matches ASCII content by regular expression and other content in a scratch FTS5 index;
+    either way, a chunk's matches are exactly those logs_fts lists among its rows."""
+    searchable = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    migrate.upgrade(searchable)
+    entries = sample_entries(random.Random(13), len(TRICKY_CONTENTS))
+    with searchable.write_logs() as conn:
+        logs.insert_logs(
+            conn,
+            [
+                entry.__class__(**{**_fields(entry), "content": text})
+                for entry, text in zip(entries, TRICKY_CONTENTS, strict=True)
+            ],
+        )
+    with searchable.read_logs() as conn:
+        rows = [(row.id, row.content) for row in conn.execute(select(logs_table.c.id, logs_table.c.content))]
+        assert len(rows) == len(TRICKY_CONTENTS)
+        matched_ascii = matched_other = 0
+        for terms in TRICKY_QUERIES:
+            walk = _dialect.ChunkedWalk(terms, first_chunk=1)
+            listed = {
+                int(row_id)
+                for (row_id,) in conn.exec_driver_sql(
+                    "SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?", (walk.fts_query,)
+                )
+            }
+            assert _dialect.fts_matches_among(conn, rows, walk) == listed, terms
+            contents = dict(rows)
+            matched_ascii += sum(contents[row_id].isascii() for row_id in listed)
+            matched_other += sum(not contents[row_id].isascii() for row_id in listed)
+    # Both ways of matching were asked, and found rows.
+    assert matched_ascii > 10 and matched_other > 3
+    searchable.dispose()

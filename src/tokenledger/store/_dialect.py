@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, TypeVar, cast
@@ -43,7 +43,8 @@ COMMON_MATCHES = 5_000
 # On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
 MAX_PREFIX_TERMS = 32
 # What one walked row costs, in rows listed and sorted: reading it (up to ~7 µs for a user's scattered
-# rows) and matching it in the scratch index (2–4 µs, see fts_matches_among), against ~4 µs.
+# rows) and matching it (about 1 µs for ASCII content, 10–13 µs for other content in the scratch index;
+# see fts_matches_among), against ~4 µs.
 WALK_MATCH_COST = 3
 # A walk's first chunk holds this many times the rows the matches' density predicts it needs; each chunk
 # after it is twice as large as the one before.
@@ -139,10 +140,15 @@ class IndexListing:
 @dataclass(frozen=True, slots=True)
 class ChunkedWalk:
     """The newest rows read in chunks, the first of `first_chunk` rows and each next one twice as large,
-    each chunk's content matched against the FTS5 query `fts_query` at once (fts_matches_among)."""
+    each chunk's content matched at once (fts_matches_among) against `terms`: content holding, for every
+    group, one of its exact FTS5 terms."""
 
-    fts_query: str
+    terms: tuple[tuple[str, ...], ...]
     first_chunk: int
+
+    @property
+    def fts_query(self) -> str:
+        return _exact_terms_query(self.terms)
 
 
 def content_matches(conn: Connection, words: Sequence[str], limit: int) -> ContentMatch:
@@ -225,9 +231,8 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
         return ContentMatch(_fts_listed(" AND ".join(f'"{word}"*' for word in words)))
     if any(not terms for terms in expanded):
         return ContentMatch(false())
-    # FTS5 strings double their quotes (unicode61 never leaves one in a term; this keeps any query valid).
-    quoted = [['"' + term.replace('"', '""') + '"' for term in terms or ()] for terms in expanded]
-    query = " AND ".join("(" + " OR ".join(terms) + ")" for terms in quoted)
+    groups = tuple(tuple(terms or ()) for terms in expanded)
+    query = _exact_terms_query(groups)
     listed = _fts_listed(query)
     # Counted by SQLite: handing the ids to Python cost 1 µs each, more than FTS5 takes to find them.
     first = text(
@@ -253,27 +258,64 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
         in_set = text("+logs.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query)")
         return ContentMatch(cast(ColumnElement[bool], in_set.bindparams(fts_query=query)), listed, walk_rows)
     first_chunk = max(1, min(walk_rows, math.ceil(FIRST_CHUNK_SLACK * expected_walk)))
-    return ContentMatch(listed, listed=listed, walk_rows=walk_rows, chunked=ChunkedWalk(query, first_chunk))
+    return ContentMatch(listed, listed=listed, walk_rows=walk_rows, chunked=ChunkedWalk(groups, first_chunk))
 
 
-def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], fts_query: str) -> set[int]:
-    """The ids among `rows` (id, content) whose content matches `fts_query`, as logs_fts would answer.
+def _exact_terms_query(groups: Sequence[Sequence[str]]) -> str:
+    """The FTS5 query for content holding one term of every group."""
+    # FTS5 strings double their quotes (unicode61 never leaves one in a term; this keeps any query valid).
+    quoted = [['"' + term.replace('"', '""') + '"' for term in group] for group in groups]
+    return " AND ".join("(" + " OR ".join(group) + ")" for group in quoted)
+
+
+def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], walk: ChunkedWalk) -> set[int]:
+    """The ids among `rows` (id, content) whose content holds the walk's terms, as logs_fts would answer.
 
     Probing logs_fts for one row costs 40 µs at a million logs and 100 µs at ten million: FTS5 seeks the
-    row in each term's doclist, and a common term's doclist grows with the table. Indexing the rows in a
-    small contentless index with the same tokenizer and matching the same query there costs 2–4 µs a row
-    (measured at a million logs), whatever the table's size. The index lives in this connection's temp
-    schema and is emptied after each use; it is never written to the database file."""
+    row in each term's doclist, and a common term's doclist grows with the table. So the rows are matched
+    apart from it, by the same rules:
+
+    - Plain ASCII content, by regular expression. In ASCII text the unicode61 tokenizer does nothing but
+      split at every character that is not a letter or a digit and fold case, so an exact term matches
+      where it stands between two such characters, in any case (about 1 µs a row).
+    - Any other content (letters FTS5 folds, scripts), in a small contentless FTS5 index with the same
+      tokenizer, queried with the same terms (10–13 µs a row at 10M logs, whatever the table's size). The
+      index lives in this connection's temp schema and is emptied after each use; it is never written to
+      the database file."""
+    found: set[int] = set()
+    others: list[tuple[int, str]] = []
+    holds_terms = _ascii_matcher(walk.terms)
+    for row_id, content in rows:
+        if not content.isascii():
+            others.append((row_id, content))
+        elif holds_terms(content):
+            found.add(row_id)
+    if not others:
+        return found
     conn.exec_driver_sql(
         "CREATE VIRTUAL TABLE IF NOT EXISTS temp.logs_fts_walk "
         f"USING fts5(content, content='', tokenize='{_FTS_TOKENIZER}')"
     )
     try:
-        conn.exec_driver_sql("INSERT INTO temp.logs_fts_walk(rowid, content) VALUES (?, ?)", list(rows))
+        conn.exec_driver_sql("INSERT INTO temp.logs_fts_walk(rowid, content) VALUES (?, ?)", others)
         matching = text("SELECT rowid FROM temp.logs_fts_walk WHERE logs_fts_walk MATCH :fts_query")
-        return set(conn.execute(matching, {"fts_query": fts_query}).scalars())
+        return found | set(conn.execute(matching, {"fts_query": walk.fts_query}).scalars())
     finally:
         conn.exec_driver_sql("INSERT INTO temp.logs_fts_walk(logs_fts_walk) VALUES ('delete-all')")
+
+
+def _ascii_matcher(groups: Sequence[Sequence[str]]) -> Callable[[str], bool]:
+    """Whether ASCII content holds one of every group's exact terms, as FTS5's unicode61 tokens: runs of
+    ASCII letters and digits, compared in any case. (A term with other characters cannot occur in ASCII
+    content, and matches none.)"""
+    patterns = [
+        re.compile(
+            "(?<![A-Za-z0-9])(?:" + "|".join(re.escape(term) for term in group) + ")(?![A-Za-z0-9])",
+            re.ASCII | re.IGNORECASE,
+        )
+        for group in groups
+    ]
+    return lambda content: all(pattern.search(content) for pattern in patterns)
 
 
 def _terms_beginning(conn: Connection, word: str) -> list[str] | None:

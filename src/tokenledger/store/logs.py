@@ -440,7 +440,7 @@ def _newest_matching_in_chunks(
     while walked < walk_rows:
         size = min(chunk, walk_rows - walked)
         rows = conn.execute(newest_rows.where(*_after(after)).order_by(*_ORDER).limit(size)).all()
-        matching = _dialect.fts_matches_among(conn, [(row.id, row.content) for row in rows], walk.fts_query)
+        matching = _dialect.fts_matches_among(conn, [(row.id, row.content) for row in rows], walk)
         found += [row.id for row in rows if row.id in matching or row.type == type_wanted]
         if len(found) >= limit or len(rows) < size:
             return _by_ids(conn, found[:limit])
