@@ -21,6 +21,7 @@ DEEP_PAGE = 1000
 DEEP_ROWS = (DEEP_PAGE - 1) * 10
 COMMON_WORD = "ratio"  # in every consume row's content
 RARE_WORD = "overloaded"  # in about 0.4% of the rows (one kind of upstream error)
+MIDDLING_WORD = "upstream"  # in about 3% of the rows (most error rows)
 # The scenarios timed again while a paced ingest runs.
 UNDER_LOAD = ("admin list", "admin stat", "heavy list", "heavy stat (sk- key)", "heavy key logs, page")
 
@@ -146,6 +147,7 @@ def build(client: httpx.Client, who: Subjects) -> list[Scenario]:
         ),
         Scenario("admin search common", "admin", "/api/log/search", {"keyword": COMMON_WORD}, admin),
         Scenario("admin search rare", "admin", "/api/log/search", {"keyword": RARE_WORD}, admin),
+        Scenario("admin search middling", "admin", "/api/log/search", {"keyword": MIDDLING_WORD}, admin),
         Scenario("admin data, 7 days", "admin", "/api/data/", SEVEN_DAYS, admin),
         Scenario("admin data username", "admin", "/api/data/", {"username": who.heavy_username}, admin),
         Scenario("admin usage 30d by model", "admin", "/api/usage", DAILY_BY_MODEL | THIRTY_DAYS, admin),
@@ -163,6 +165,7 @@ def build(client: httpx.Client, who: Subjects) -> list[Scenario]:
         Scenario("heavy stat, 7 days", "heavy", "/api/log/self/stat", SEVEN_DAYS, heavy),
         Scenario("heavy search common", "heavy", "/api/log/self/search", {"keyword": COMMON_WORD}, heavy),
         Scenario("heavy search rare", "heavy", "/api/log/self/search", {"keyword": RARE_WORD}, heavy),
+        Scenario("heavy search middling", "heavy", "/api/log/self/search", {"keyword": MIDDLING_WORD}, heavy),
         Scenario("heavy key logs, 1000 rows", "heavy", "/api/log/token", {}, heavy_key),
         Scenario("heavy key logs, page", "heavy", "/api/log/token", page1, heavy_key),
         Scenario("heavy data", "heavy", "/api/data/self", THIRTY_DAYS, heavy),
