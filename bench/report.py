@@ -6,6 +6,7 @@ import json
 import os
 import platform
 import subprocess
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,22 @@ def machine(db_version: str) -> dict[str, Any]:
         "tokenledger": tokenledger.__version__,
         "tokenledger_source": str(Path(tokenledger.__file__).resolve().parent),
         "commit": _git_commit(),
+        "packages": _package_versions(),
     }
+
+
+# What serves and stores a request: a run against another release of these is not like for like.
+MEASURED_PACKAGES = ("fastapi", "starlette", "uvicorn", "pydantic", "pydantic-core", "sqlalchemy", "psycopg", "pymysql")
+
+
+def _package_versions() -> dict[str, str | None]:
+    found: dict[str, str | None] = {}
+    for name in MEASURED_PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            found[name] = None
+    return found
 
 
 def _ms(value: Any) -> str:
@@ -156,6 +172,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"- measured {result['finished_at']} on {info['cpu_count']} CPUs ({info['cpu_model']}), "
         f"{info['memory_mb']} MB RAM, Python {info['python']}, {info['database']}",
+        f"- packages: {', '.join(f'{name} {version}' for name, version in info.get('packages', {}).items())}",
         f"- tokenledger {info['tokenledger']} ({info['commit']}); dataset seed {result['seed']}, "
         f"{result['dataset']['users']:,} users, {result['dataset']['keys']:,} API keys",
         f"- {result['settings']['calls']} timed calls per scenario after {result['settings']['warmup']} warm-up "
