@@ -49,7 +49,15 @@ def _prepare_dataset(
     reusable = False
     if reuse:
         database.ensure_exists(target)
-        if database.read_marker(target) == description:
+        marker = database.read_marker(target)
+        if marker is None and database.count_logs(target, 0):
+            # The marker lives in --data-dir, not in the database: run from another checkout or with another
+            # --data-dir, a loaded database would otherwise be dropped for want of it.
+            raise BenchError(
+                f"{target.safe_url} holds logs but {target.marker} is missing: pass the --data-dir it was loaded "
+                "with, or drop the database yourself to load it again"
+            )
+        if marker == description:
             reusable = database.count_logs(target, dataset.DATASET_START) == rows
         if not reusable:
             console.print(f"no {rows:,}-row dataset of seed {plan.seed} in {target.safe_url}: loading it")

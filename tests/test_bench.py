@@ -86,3 +86,20 @@ def test_ingest_measurements_date_their_rows_after_the_prune_horizon() -> None:
     assert dataset.ingest_hour(dataset.DATASET_START - dataset.HOUR) == dataset.DATASET_START - dataset.HOUR
     with pytest.raises(ValueError, match="pruned into the dataset"):
         dataset.ingest_hour(dataset.DATASET_START)
+
+
+def test_reuse_refuses_to_drop_a_loaded_database_whose_marker_is_missing(tmp_path: Path) -> None:
+    """--reuse reloads a database whose marker does not match; a database that holds logs and has no
+    marker at all (run from another checkout or --data-dir) is kept, and the run stops saying why."""
+    path = tmp_path / "loaded.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE logs (id INTEGER PRIMARY KEY, created_at INTEGER)")
+        conn.execute("INSERT INTO logs (created_at) VALUES (1700000000)")
+    command = [sys.executable, "-m", "bench", "--rows", "2000", "--db", f"sqlite:///{path}", "--reuse"]
+    command += ["--out", str(tmp_path / "results"), "--data-dir", str(tmp_path / "data")]
+    env = {name: value for name, value in os.environ.items() if name not in ("SQL_DSN", "LOG_SQL_DSN")}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode != 0
+    assert "holds logs but" in done.stderr and "--data-dir" in done.stderr, done.stderr[-2000:]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT count(*) FROM logs").fetchone()[0] == 1
