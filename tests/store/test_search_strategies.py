@@ -7,6 +7,7 @@ they have tested."""
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from tests.store.plans import explain
 from tests.store.samples import sample_entries
 from tokenledger.domain.filters import LogFilters
+from tokenledger.domain.log import LogEntry
 from tokenledger.store import _dialect, logs, migrate
 from tokenledger.store.database import Database
 from tokenledger.store.schema import logs as logs_table
@@ -91,7 +93,12 @@ def _contents(rng: random.Random, count: int) -> list[str]:
 def _fill(db: Database) -> Database:
     rng = random.Random(11)
     entries = sample_entries(rng, 400)
-    contents = _contents(rng, len(entries))
+    _insert_with_contents(db, entries, _contents(rng, len(entries)))
+    return db
+
+
+def _insert_with_contents(db: Database, entries: list[LogEntry], contents: Sequence[str]) -> None:
+    """Insert the sample entries, each with the content at its place."""
     with db.write_logs() as conn:
         logs.insert_logs(
             conn,
@@ -100,7 +107,6 @@ def _fill(db: Database) -> Database:
                 for entry, text in zip(entries, contents, strict=True)
             ],
         )
-    return db
 
 
 @pytest.fixture
@@ -137,15 +143,7 @@ def test_words_are_split_at_every_character_but_letters_and_digits(
     """On every engine and plan: `_` and `'` separate words as spaces do (MySQL's own FULLTEXT parser
     keeps them inside words; its index reads a column where they are spaces)."""
     contents = ("retry_after 30 seconds", "it's over", "later, after=5", "afterwards")
-    entries = sample_entries(random.Random(12), len(contents))
-    with db.write_logs() as conn:
-        logs.insert_logs(
-            conn,
-            [
-                entry.__class__(**{**_fields(entry), "content": text})
-                for entry, text in zip(entries, contents, strict=True)
-            ],
-        )
+    _insert_with_contents(db, sample_entries(random.Random(12), len(contents)), contents)
     for module, name, value in PLANS.get(plan or "", []):
         monkeypatch.setattr(module, name, value)
     with db.read_logs() as conn:
@@ -224,15 +222,7 @@ def test_a_walked_chunk_matches_as_the_full_text_index_does(tmp_path: Path) -> N
     either way, a chunk's matches are exactly those logs_fts lists among its rows."""
     searchable = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
     migrate.upgrade(searchable)
-    entries = sample_entries(random.Random(13), len(TRICKY_CONTENTS))
-    with searchable.write_logs() as conn:
-        logs.insert_logs(
-            conn,
-            [
-                entry.__class__(**{**_fields(entry), "content": text})
-                for entry, text in zip(entries, TRICKY_CONTENTS, strict=True)
-            ],
-        )
+    _insert_with_contents(searchable, sample_entries(random.Random(13), len(TRICKY_CONTENTS)), TRICKY_CONTENTS)
     with searchable.read_logs() as conn:
         rows = [(row.id, row.content) for row in conn.execute(select(logs_table.c.id, logs_table.c.content))]
         assert len(rows) == len(TRICKY_CONTENTS)
