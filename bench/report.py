@@ -172,7 +172,7 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         f"- measured {result['finished_at']} on {info['cpu_count']} CPUs ({info['cpu_model']}), "
         f"{info['memory_mb']} MB RAM, Python {info['python']}, {info['database']}",
-        f"- packages: {', '.join(f'{name} {version}' for name, version in info.get('packages', {}).items())}",
+        f"- packages: {', '.join(f'{name} {version}' for name, version in info['packages'].items())}",
         f"- tokenledger {info['tokenledger']} ({info['commit']}); dataset seed {result['seed']}, "
         f"{result['dataset']['users']:,} users, {result['dataset']['keys']:,} API keys",
         f"- {result['settings']['calls']} timed calls per scenario after {result['settings']['warmup']} warm-up "

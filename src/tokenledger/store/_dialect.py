@@ -421,11 +421,10 @@ def _insert_from_staging(
 ) -> Any:
     source = sql_table(staging, *(sql_column(name) for name in columns))
     pg_stmt = postgresql.insert(table).from_select(list(columns), select(*source.c))
-    statement: Any = pg_stmt.on_conflict_do_nothing(index_elements=list(key))
-    if added:
-        updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
-        statement = pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates)
-    return statement.compile(dialect=dialect)
+    if not added:
+        return pg_stmt.on_conflict_do_nothing(index_elements=list(key)).compile(dialect=dialect)
+    updates = {name: table.c[name] + pg_stmt.excluded[name] for name in added}
+    return pg_stmt.on_conflict_do_update(index_elements=list(key), set_=updates).compile(dialect=dialect)
 
 
 def _insert_missing(dialect: Dialect, table: Table, values: dict[str, Any], key: tuple[str, ...]) -> Any:
