@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from tokenledger.domain.filters import Page
 
 
 def ok(data: Any = None, message: str = "") -> dict[str, Any]:
     return {"success": True, "message": message, "data": data}
+
+
+def ok_json(data_json: str) -> Response:
+    """A success whose data is JSON text already (written by the database for large answers), sent as it
+    is rather than parsed and serialized again."""
+    body = '{"success":true,"message":"","data":' + data_json + "}"
+    return Response(body.encode(), media_type="application/json")
 
 
 def fail(message: str, status_code: int = 200, headers: dict[str, str] | None = None) -> JSONResponse:

@@ -69,24 +69,11 @@ def usage_data(
     *,
     user_id: int | None = None,
     username: str | None = None,
-) -> list[dict[str, Any]]:
-    """Hourly consume buckets as New API's data endpoints return them."""
+) -> str:
+    """Hourly consume buckets as New API's data endpoints return them, as JSON text (see
+    `usage.buckets_json`)."""
     with db.read_logs() as conn:
-        buckets = usage.list_buckets(conn, start, end, user_id=user_id, username=username)
-    rows: list[dict[str, Any]] = []
-    for bucket in buckets:
-        row: dict[str, Any] = {
-            "model_name": bucket.model_name,
-            "created_at": bucket.created_at,
-            "count": bucket.count,
-            "quota": bucket.quota,
-            "token_used": bucket.token_used,
-        }
-        if bucket.username is not None:
-            row["user_id"] = bucket.user_id
-            row["username"] = bucket.username
-        rows.append(row)
-    return rows
+        return usage.buckets_json(conn, start, end, user_id=user_id, username=username)
 
 
 def self_data_window(start: int, end: int) -> tuple[int, int]:

@@ -110,6 +110,21 @@ def list_buckets(
     return list(starmap(UsageBucket, _dialect.driver_rows(conn, query)))
 
 
+def buckets_json(
+    conn: Connection,
+    start: int,
+    end: int,
+    *,
+    user_id: int | None = None,
+    username: str | None = None,
+) -> str:
+    """`list_buckets`' buckets as the text of a JSON array of objects named as UsageBucket's fields (user
+    fields only where `list_buckets` fills them), written by the database: the data endpoints answer with
+    it as it is. A heavy user's month is about 14,000 buckets; building UsageBucket objects and then dicts
+    for them cost three times as much as reading them."""
+    return _dialect.json_array(conn, buckets_query(start, end, user_id=user_id, username=username))
+
+
 def buckets_query(start: int, end: int, *, user_id: int | None = None, username: str | None = None) -> Select[Any]:
     """The query `list_buckets` runs: one range of one index, already in the order returned."""
     if user_id is None and username is None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from tokenledger.api.deps import Admin, AnyCaller, DatabaseDep
-from tokenledger.api.envelope import ok
+from tokenledger.api.envelope import ok_json
 from tokenledger.api.params import TimeWindow
 from tokenledger.domain import log
 from tokenledger.domain.errors import Invalid
@@ -23,14 +24,14 @@ def all_usage(
     db: DatabaseDep,
     window: TimeWindow,
     username: Annotated[str | None, Query(description="One user's buckets, with user fields.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     if username is not None and len(username) > log.MAX_USERNAME:
         raise Invalid(f"username is too long: at most {log.MAX_USERNAME} characters")
     start, end = window
-    return ok(ledger.usage_data(db, start, end, username=username or None))
+    return ok_json(ledger.usage_data(db, start, end, username=username or None))
 
 
 @router.get("/api/data/self", summary="Own hourly usage (at most 30 days)")
-def own_usage(caller: AnyCaller, db: DatabaseDep, window: TimeWindow) -> dict[str, Any]:
+def own_usage(caller: AnyCaller, db: DatabaseDep, window: TimeWindow) -> Response:
     start, end = ledger.self_data_window(*window)
-    return ok(ledger.usage_data(db, start, end, user_id=caller.user.id))
+    return ok_json(ledger.usage_data(db, start, end, user_id=caller.user.id))
