@@ -492,27 +492,28 @@ def _group_fields(dim: Dimension, value: int | str, labels: Labels) -> dict[str,
 def report(query: UsageQuery, hours: Iterable[HourTotals], labels: Labels) -> dict[str, Any]:
     """The payload: hourly totals folded into the query's local buckets, one item per bucket and group
     (ordered by bucket_start, then group values), and their totals."""
-    bucket_cache: dict[int, tuple[int, str]] = {}
-    bucket_labels: dict[int, str] = {}
+    buckets: dict[int, tuple[int, str]] = {}  # hour -> (bucket_start, bucket_label)
     cells: dict[tuple[int, tuple[int | str, ...]], Metrics] = {}
     for hour in hours:
-        found = bucket_cache.get(hour.hour)
+        found = buckets.get(hour.hour)
         if found is None:
-            found = bucket_cache[hour.hour] = bucket_of(hour.hour, query.bucket, query.zone)
-        start, label = found
-        bucket_labels[start] = label
-        cell = cells.get((start, hour.key))
+            found = buckets[hour.hour] = bucket_of(hour.hour, query.bucket, query.zone)
+        cell = cells.get((found[0], hour.key))
         if cell is None:
-            cell = cells[(start, hour.key)] = Metrics()
+            cell = cells[(found[0], hour.key)] = Metrics()
         cell.add(hour)
+    bucket_labels = dict(buckets.values())
+    # A group's fields are the same in every bucket: built once per group.
+    group_fields: dict[tuple[int | str, ...], dict[str, Any]] = {}
     items: list[dict[str, Any]] = []
     totals = Metrics()
     for (start, key), metrics in sorted(cells.items()):
-        item: dict[str, Any] = {"bucket_start": start, "bucket_label": bucket_labels[start]}
-        for dim, value in zip(query.group_by, key, strict=True):
-            item.update(_group_fields(dim, value, labels))
-        item.update(metrics.payload())
-        items.append(item)
+        fields = group_fields.get(key)
+        if fields is None:
+            fields = group_fields[key] = {}
+            for dim, value in zip(query.group_by, key, strict=True):
+                fields.update(_group_fields(dim, value, labels))
+        items.append({"bucket_start": start, "bucket_label": bucket_labels[start], **fields, **metrics.payload()})
         totals.merge(metrics)
     return {
         "bucket": query.bucket.value,
