@@ -5,6 +5,7 @@ the same sums."""
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo
@@ -13,7 +14,17 @@ import pytest
 from sqlalchemy import delete
 
 from tests.store.samples import SPAN, START, sample_entries
-from tokenledger.domain.analytics import Bucket, Dimension, Labels, UsageFilters, UsageQuery, bucket_firsts, report
+from tokenledger.domain.analytics import (
+    DEFAULT_TYPES,
+    Bucket,
+    Dimension,
+    Labels,
+    UsageFilters,
+    UsageQuery,
+    bucket_firsts,
+    report,
+)
+from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import analytics, logs
 from tokenledger.store.database import Database
 from tokenledger.store.schema import log_rollups, usage_hourly
@@ -66,15 +77,41 @@ def test_the_planner_picks_the_smallest_covering_scope(query: UsageQuery, scope:
     assert chosen.table == ("usage_hourly" if scope is None else "log_rollups")
 
 
-def _read(db: Database, query: UsageQuery) -> dict[tuple[object, ...], tuple[int, int, int, int]]:
+Sums = tuple[int, int, int, int, int, int]  # requests, successes, failures, quota, prompt and completion tokens
+
+
+def _read(db: Database, query: UsageQuery) -> dict[tuple[object, ...], Sums]:
     with db.read_logs() as conn:
         rows = analytics.hourly_totals(conn, query)
-    found: dict[tuple[object, ...], tuple[int, int, int, int]] = {}
+    found: dict[tuple[object, ...], Sums] = {}
     for row in rows:
-        cell = (*row.key, row.hour, row.type)
+        cell = (*row.key, row.hour)
         assert cell not in found
-        found[cell] = (row.count, row.quota, row.prompt_tokens, row.completion_tokens)
+        found[cell] = (
+            row.requests,
+            row.successes,
+            row.failures,
+            row.quota,
+            row.prompt_tokens,
+            row.completion_tokens,
+        )
     return found
+
+
+def _raw_sums(
+    entries: list[LogEntry], cell_of: Callable[[LogEntry], tuple[object, ...] | None]
+) -> dict[tuple[object, ...], Sums]:
+    """Sums over the entries themselves, per cell (None: the entry is not counted)."""
+    want: dict[tuple[object, ...], list[int]] = {}
+    for entry in entries:
+        cell = cell_of(entry)
+        if cell is None:
+            continue
+        sums = want.setdefault(cell, [0] * 6)
+        consume, error = entry.type == LogType.CONSUME, entry.type == LogType.ERROR
+        for i, value in enumerate((1, consume, error, entry.quota, entry.prompt_tokens, entry.completion_tokens)):
+            sums[i] += int(value)
+    return {cell: (a, b, c, d, e, f) for cell, (a, b, c, d, e, f) in want.items()}
 
 
 def test_covered_queries_read_log_rollups_and_agree_with_usage_hourly(db: Database) -> None:
@@ -109,32 +146,41 @@ def test_rollups_and_usage_hourly_give_the_same_sums(db: Database) -> None:
         assert analytics.plan(finer.dimensions).table == "usage_hourly"
         summed: dict[tuple[object, ...], list[int]] = {}
         for cell, sums in _read(db, finer).items():
-            coarse = (*cell[: len(group_by)], *cell[-2:])
-            total = summed.setdefault(coarse, [0, 0, 0, 0])
+            coarse = (*cell[: len(group_by)], cell[-1])
+            total = summed.setdefault(coarse, [0] * 6)
             for i, value in enumerate(sums):
                 total[i] += value
         assert {cell: tuple(sums) for cell, sums in summed.items()} == _read(db, query), group_by
 
 
 def test_raw_rows_equal_the_rollup_reads(db: Database) -> None:
-    """Sums over the sample entries themselves, per model, hour and type."""
+    """Sums over the sample entries themselves, per model and hour: of each type, and of the types a chart
+    counts by default (consume and error)."""
     entries = sample_entries(random.Random(13), 700)
     with db.write_logs() as conn:
         logs.insert_logs(conn, entries)
-    want: dict[tuple[object, ...], list[int]] = {}
-    for entry in entries:
-        cell = (entry.model_name, entry.created_at - entry.created_at % HOUR, entry.type)
-        sums = want.setdefault(cell, [0, 0, 0, 0])
-        for i, value in enumerate((1, entry.quota, entry.prompt_tokens, entry.completion_tokens)):
-            sums[i] += value
-    every_type = make((M, T))
-    assert {cell: tuple(sums) for cell, sums in want.items()} == {
-        (cell[0], cell[2], cell[3]): sums for cell, sums in _read(db, every_type).items()
-    }
+
+    def hour_of(entry: LogEntry) -> int:
+        return entry.created_at - entry.created_at % HOUR
+
+    by_type = _raw_sums(entries, lambda entry: (entry.model_name, entry.type, hour_of(entry)))
+    assert by_type == _read(db, make((M, T)))
+    assert {cell[1] for cell in by_type} >= {LogType.CONSUME, LogType.ERROR, LogType.TOPUP}
+    counted = _raw_sums(
+        entries, lambda entry: (entry.model_name, hour_of(entry)) if entry.type in DEFAULT_TYPES else None
+    )
+    assert counted == _read(db, make((M,)))
 
 
+@pytest.mark.parametrize("select_per_bucket", [True, False], ids=["a select per bucket", "one select"])
 @pytest.mark.parametrize("zone", [UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")])
-def test_buckets_summed_by_the_database_equal_hours_folded_by_the_domain(db: Database, zone: tzinfo) -> None:
+def test_buckets_summed_by_the_database_equal_hours_folded_by_the_domain(
+    db: Database, zone: tzinfo, select_per_bucket: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both ways of summing buckets (SQLite's SELECT per bucket up to SQLITE_BUCKET_SELECTS buckets, and one
+    SELECT grouping every row by its bucket), on every backend: the limit is lowered to force the second."""
+    if not select_per_bucket:
+        monkeypatch.setattr(analytics, "SQLITE_BUCKET_SELECTS", 0)
     with db.write_logs() as conn:
         logs.insert_logs(conn, sample_entries(random.Random(14), 800))
     labels = Labels(channel_names={})

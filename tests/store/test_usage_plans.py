@@ -71,3 +71,23 @@ def test_a_chart_grouped_by_a_key_reads_each_keys_window_not_its_history(tmp_pat
         plan = plan_text(conn, statement)
     db.dispose()
     assert "key_text=? AND hour>? AND hour<?" in plan, plan
+
+
+def test_daily_buckets_are_summed_as_each_keys_hours_stream_by(tmp_path: Path) -> None:
+    """A month by day and model: SQLite sums each day in a SELECT of its own, reading each model's hours of
+    that day in key order, instead of grouping every row read by an expression of its hour, which sorts
+    them all (three quarters of the query's time at 39,000 rollup rows)."""
+    db = Database(f"sqlite:///{tmp_path / 'plan.db'}")
+    migrate.upgrade(db)
+    end = FIRST_HOUR + 30 * 86400
+    window = {"start_timestamp": str(FIRST_HOUR), "end_timestamp": str(end)}
+    params = {"bucket": "day", "group_by": "model", "tz": "Asia/Shanghai"} | window
+    query = analytics.parse_query(params, Scope.ADMIN, end)
+    firsts = analytics.bucket_firsts(query)
+    assert firsts is not None and len(firsts) == 31
+    statement = store_analytics.hourly_statement(query, firsts, "sqlite")
+    with db.read_logs() as conn:
+        plan = plan_text(conn, statement)
+    db.dispose()
+    assert plan.count("key_text=? AND hour>? AND hour<?") == 31, plan
+    assert "TEMP B-TREE" not in plan, plan
