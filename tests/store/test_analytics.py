@@ -87,6 +87,8 @@ def _read(db: Database, query: UsageQuery) -> dict[tuple[object, ...], Sums]:
     for row in rows:
         cell = (*row.key, row.hour)
         assert cell not in found
+        # As the domain and the JSON answer want them, on every driver (not Decimal, not bytes).
+        assert all(type(value) in (int, str) for value in cell), cell
         found[cell] = (
             row.requests,
             row.successes,

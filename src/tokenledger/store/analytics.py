@@ -37,7 +37,6 @@ _USAGE_COLUMNS = {
     "group": usage_hourly.c.group,
 }
 _ID_COLUMNS = (log_rollups.c.key1, log_rollups.c.key2)
-_TEXT_DIMENSIONS = ("model_name", "group")
 # SQLite sums a window's buckets with one SELECT each up to this many (its limit on a compound SELECT is
 # 500); beyond, one SELECT groups every row by its bucket.
 SQLITE_BUCKET_SELECTS = 100
@@ -219,22 +218,21 @@ def hourly_totals(conn: Connection, query: UsageQuery, firsts: Sequence[int] | N
     statement = hourly_statement(query, firsts, conn.dialect.name)
     # Rows are (group values without type…, hour, [type,] requests, successes, failures, quota,
     # prompt_tokens, completion_tokens), read as the driver's tuples: a heavy user's week by hour and model
-    # is some 4,000 rows, and SQLAlchemy's rows cost as much as the query. Sums come back as Decimal from
-    # PostgreSQL and MySQL.
+    # is some 4,000 rows, and SQLAlchemy's rows cost as much as the query. Group values are columns, as
+    # the drivers return them (str or int); sums and computed hours may be Decimal (PostgreSQL, MySQL).
     fields = query.group_fields
-    convert = [str if name in _TEXT_DIMENSIONS else int for name in fields if name != "type"]
-    width = len(convert)
     type_at = fields.index("type") if "type" in fields else None
+    width = len(fields) if type_at is None else len(fields) - 1
     sums_at = width + 1 if type_at is None else width + 2
     found = []
     for row in _dialect.driver_rows(conn, statement):
-        key = [to(value) for to, value in zip(convert, row[:width], strict=True)]
+        key = row[:width]
         if type_at is not None:
-            key.insert(type_at, int(row[width + 1]))
+            key = (*key[:type_at], int(row[width + 1]), *key[type_at:])
         requests, successes, failures, quota, prompt_tokens, completion_tokens = row[sums_at:]
         found.append(
             HourTotals(
-                tuple(key),
+                key,
                 int(row[width]),
                 int(requests),
                 int(successes),
