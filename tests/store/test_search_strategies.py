@@ -83,6 +83,15 @@ PLANS = {
         (_dialect, "WALK_SLACK", 0.01),
     ],
     "word prefixes searched as prefixes": [(_dialect, "MAX_PREFIX_TERMS", 0)],
+    "MySQL: a longer walk after the first one found too few": [
+        (_dialect, "MYSQL_WALK_ROWS", 2),
+        (_dialect, "MYSQL_LISTED_MATCH_COST", 10**9),
+    ],
+    "MySQL: a longer walk that still finds too few, then the listing": [
+        (_dialect, "MYSQL_WALK_ROWS", 2),
+        (_dialect, "MYSQL_LISTED_MATCH_COST", 10**9),
+        (_dialect, "MYSQL_LONGEST_WALK", 3),
+    ],
 }
 
 
@@ -242,3 +251,21 @@ def test_a_walked_chunk_matches_as_the_full_text_index_does(tmp_path: Path) -> N
     # Both ways of matching were asked, and found rows.
     assert matched_ascii > 10 and matched_other > 3
     searchable.dispose()
+
+
+def test_mysql_walks_further_only_when_the_density_found_says_it_beats_the_listing(
+    searchable: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The choice after a walk found too few (its cost model, on any backend: it reads the highest id)."""
+    with searchable.read_logs() as conn:
+        highest = conn.execute(select(logs_table.c.id).order_by(logs_table.c.id.desc()).limit(1)).scalar_one()
+        assert highest >= 400
+        # 1 match in 10 rows: a page of 50 needs 500 rows (2,500 at 5 each); the index lists a tenth of the
+        # table (at 12 each: about 480 for 400 rows), so it lists.
+        assert _dialect._mysql_further_walk(conn, 10, 1, 50) is None
+        assert _dialect._mysql_further_walk(conn, 10, 0, 50) is None
+        monkeypatch.setattr(_dialect, "MYSQL_LISTED_MATCH_COST", 1_000)
+        # Now the listing costs 100 × highest: walk at most as many rows as cost that much.
+        assert _dialect._mysql_further_walk(conn, 10, 1, 50) == round(highest * 100 / 5)
+        monkeypatch.setattr(_dialect, "MYSQL_LONGEST_WALK", 700)
+        assert _dialect._mysql_further_walk(conn, 10, 1, 50) == 700

@@ -409,16 +409,37 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         if complete:
             return found
         return _newest_listed_in_windows(conn, scope, content.listing, content.walk_rows, len(found), limit, newest)
+    found, complete = _newest_walked(conn, scope, content.walk_rows, newest, content.condition)
+    if complete or len(found) == limit:
+        return found
+    if content.further_walk is not None:
+        further = content.further_walk(conn, content.walk_rows, len(found), limit)
+        if further is not None and further > content.walk_rows:
+            found, complete = _newest_walked(conn, scope, further, newest, content.condition)
+            if complete or len(found) == limit:
+                return found
+    return newest(content.listed)
+
+
+def _newest_walked(
+    conn: Connection,
+    scope: LogFilters,
+    walk_rows: int,
+    newest: Callable[..., list[LogEntry]],
+    condition: ColumnElement[bool],
+) -> tuple[list[LogEntry], bool]:
+    """The newest rows meeting `condition` among the scope's newest `walk_rows`, and whether those were
+    all the scope's rows."""
     walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
-    oldest_walked = conn.execute(walked.offset(content.walk_rows - 1).limit(1)).first()
+    oldest_walked = conn.execute(walked.offset(walk_rows - 1).limit(1)).first()
     if oldest_walked is None:
-        return newest(content.condition)
+        return newest(condition), True
     found = newest(
-        content.condition,
+        condition,
         logs.c.created_at >= oldest_walked.created_at,
         or_(logs.c.created_at > oldest_walked.created_at, logs.c.id >= oldest_walked.id),
     )
-    return found if len(found) == limit else newest(content.listed)
+    return found, False
 
 
 def _newest_matching_in_chunks(
