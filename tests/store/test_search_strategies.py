@@ -83,14 +83,19 @@ PLANS = {
         (_dialect, "WALK_SLACK", 0.01),
     ],
     "word prefixes searched as prefixes": [(_dialect, "MAX_PREFIX_TERMS", 0)],
-    "MySQL: a longer walk after the first one found too few": [
+    "a longer walk after the first one found too few": [
         (_dialect, "MYSQL_WALK_ROWS", 2),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 2),
         (_dialect, "MYSQL_LISTED_MATCH_COST", 10**9),
+        (_dialect, "POSTGRESQL_LISTED_MATCH_COST", 10**9),
     ],
-    "MySQL: a longer walk that still finds too few, then the listing": [
+    "a longer walk that still finds too few, then the listing": [
         (_dialect, "MYSQL_WALK_ROWS", 2),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 2),
         (_dialect, "MYSQL_LISTED_MATCH_COST", 10**9),
-        (_dialect, "MYSQL_LONGEST_WALK", 3),
+        (_dialect, "POSTGRESQL_LISTED_MATCH_COST", 10**9),
+        (_dialect, "LONGEST_WALK", 3),
+        (logs, "SEARCH_FEW_MATCHES", 0),
     ],
 }
 
@@ -253,19 +258,23 @@ def test_a_walked_chunk_matches_as_the_full_text_index_does(tmp_path: Path) -> N
     searchable.dispose()
 
 
-def test_mysql_walks_further_only_when_the_density_found_says_it_beats_the_listing(
+def test_a_longer_walk_is_taken_only_when_the_density_found_says_it_beats_the_listing(
     searchable: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The choice after a walk found too few (its cost model, on any backend: it reads the highest id)."""
+    """The choice after a walk found too few (PostgreSQL's and MySQL's cost model, on any backend: it reads
+    the highest id)."""
     with searchable.read_logs() as conn:
         highest = conn.execute(select(logs_table.c.id).order_by(logs_table.c.id.desc()).limit(1)).scalar_one()
         assert highest >= 400
+
+        def further(walked: int, found: int, match_cost: float) -> int | None:
+            return _dialect._further_walk(conn, walked, found, 50, row_cost=5, match_cost=match_cost)
+
         # 1 match in 10 rows: a page of 50 needs 500 rows (2,500 at 5 each); the index lists a tenth of the
         # table (at 12 each: about 480 for 400 rows), so it lists.
-        assert _dialect._mysql_further_walk(conn, 10, 1, 50) is None
-        assert _dialect._mysql_further_walk(conn, 10, 0, 50) is None
-        monkeypatch.setattr(_dialect, "MYSQL_LISTED_MATCH_COST", 1_000)
-        # Now the listing costs 100 × highest: walk at most as many rows as cost that much.
-        assert _dialect._mysql_further_walk(conn, 10, 1, 50) == round(highest * 100 / 5)
-        monkeypatch.setattr(_dialect, "MYSQL_LONGEST_WALK", 700)
-        assert _dialect._mysql_further_walk(conn, 10, 1, 50) == 700
+        assert further(10, 1, 12) is None
+        assert further(10, 0, 12) is None
+        # At 1,000 a match the listing costs 100 × highest: walk at most as many rows as cost that much.
+        assert further(10, 1, 1_000) == round(highest * 100 / 5)
+        monkeypatch.setattr(_dialect, "LONGEST_WALK", 700)
+        assert further(10, 1, 1_000) == 700

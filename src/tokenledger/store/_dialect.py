@@ -7,7 +7,7 @@ import re
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any, TypeVar, cast
 
 import pydantic_core
@@ -63,14 +63,17 @@ WALK_SLACK = 4
 # the content, ~9 µs a row): a walk that finds too few costs a rare word about 8 ms on either.
 MYSQL_WALK_ROWS = 5_000
 POSTGRESQL_WALK_ROWS = 1_000
-# MySQL, when that walk finds too few: listing a FULLTEXT match costs about 12 µs (the index lists every
-# match in the table, and each match's row is read to sort it: 437 ms for 37,000 at 10M rows), and
-# testing one more of the newest rows up to 5 µs (reading it through the scope's index). A longer walk is
-# taken when the density the first one found says it costs less than the listing, and is bounded at the
-# listing's cost (and MYSQL_LONGEST_WALK rows).
+# When that walk finds too few, a longer one is taken if the density it found says it costs less than the
+# listing, and it is bounded at the listing's cost (and LONGEST_WALK rows). In µs: on MySQL, a FULLTEXT
+# match listed costs about 12 (the index lists every match in the table, and each match's row is read to
+# sort it: 437 ms for 37,000 at 10M rows) and a walked row up to 5; on PostgreSQL, the window listing
+# reads the GIN posting list for each window (0.5 µs a match, most searches taking one to three windows)
+# and a walked row costs about 9.
 MYSQL_LISTED_MATCH_COST = 12
 MYSQL_WALKED_ROW_COST = 5
-MYSQL_LONGEST_WALK = 250_000
+POSTGRESQL_LISTED_MATCH_COST = 1.5
+POSTGRESQL_WALKED_ROW_COST = 9
+LONGEST_WALK = 250_000
 # Values per bound IN list (well under every engine's limit on bound parameters).
 IN_LIST_CHUNK = 500
 # Words are runs of letters and digits; anything else separates them (as FTS5's unicode61 tokenizer does).
@@ -110,8 +113,8 @@ class ContentMatch:
     # condition filters (given the walk's bounds instead, its planner tested every row within them and
     # sorted), then list the index's matches window by window through `listing`.
     listing: IndexListing | None = None
-    # MySQL: after a walk found `found` of `limit` matches in `walked` rows, how many of the newest rows to
-    # walk instead before listing (None: list now).
+    # PostgreSQL and MySQL: after a walk found `found` of `limit` matches in `walked` rows, how many of the
+    # newest rows to walk instead before listing (None: list now).
     further_walk: Callable[[Connection, int, int, int], int | None] | None = None
 
 
@@ -194,7 +197,10 @@ def _postgresql_content_matches(words: Sequence[str]) -> ContentMatch:
     listing = IndexListing(" & ".join(f"{word}:*" for word in words))
     spaced = func.concat(" ", func.regexp_replace(schema.logs.c.content, NON_WORD_RUN, " ", "g"))
     tested = and_(*(spaced.ilike(f"% {word}%") for word in words))
-    return ContentMatch(tested, listed=listing.among(), walk_rows=POSTGRESQL_WALK_ROWS, listing=listing)
+    further = partial(_further_walk, row_cost=POSTGRESQL_WALKED_ROW_COST, match_cost=POSTGRESQL_LISTED_MATCH_COST)
+    return ContentMatch(
+        tested, listed=listing.among(), walk_rows=POSTGRESQL_WALK_ROWS, listing=listing, further_walk=further
+    )
 
 
 def _mysql_content_matches(conn: Connection, words: Sequence[str]) -> ContentMatch:
@@ -213,25 +219,27 @@ def _mysql_content_matches(conn: Connection, words: Sequence[str]) -> ContentMat
     if not indexed:
         return ContentMatch(and_(*patterns.values()))
     listed = and_(mysql_fulltext(indexed), *(patterns[word] for word in words if word not in indexed))
-    return ContentMatch(
-        and_(*patterns.values()), listed=listed, walk_rows=MYSQL_WALK_ROWS, further_walk=_mysql_further_walk
-    )
+    further = partial(_further_walk, row_cost=MYSQL_WALKED_ROW_COST, match_cost=MYSQL_LISTED_MATCH_COST)
+    return ContentMatch(and_(*patterns.values()), listed=listed, walk_rows=MYSQL_WALK_ROWS, further_walk=further)
 
 
-def _mysql_further_walk(conn: Connection, walked: int, found: int, limit: int) -> int | None:
+def _further_walk(
+    conn: Connection, walked: int, found: int, limit: int, *, row_cost: float, match_cost: float
+) -> int | None:
     """How many of the scope's newest rows to test, now that `walked` of them held `found` matches, fewer
     than `limit`; None: list the index's matches instead. The listing's cost grows with the table (every
-    match in it, whatever the scope: 437 ms for a word in 0.4% of 10M rows), the walk's with the words'
-    rarity alone, so the density found decides: estimated from it, the rows a walk needs for a page
-    against the matches the index holds (found ids scale to the table by its highest id)."""
+    match in it, whatever the scope: on MySQL 437 ms for a word in 0.4% of 10M rows), the walk's with the
+    words' rarity alone, so the density found decides: estimated from it, the rows a walk needs for a page
+    (at `row_cost` each) against the matches the index holds (at `match_cost`; found ids scale to the
+    table by its highest id)."""
     if found == 0:
         return None
     density = found / walked
     highest_id = conn.execute(select(func.coalesce(func.max(schema.logs.c.id), 0))).scalar_one()
-    listing_cost = density * int(highest_id) * MYSQL_LISTED_MATCH_COST
-    if limit / density * MYSQL_WALKED_ROW_COST >= listing_cost:
+    listing_cost = density * int(highest_id) * match_cost
+    if limit / density * row_cost >= listing_cost:
         return None
-    return min(MYSQL_LONGEST_WALK, round(listing_cost / MYSQL_WALKED_ROW_COST))
+    return min(LONGEST_WALK, round(listing_cost / row_cost))
 
 
 def _fts_listed(query: str) -> ColumnElement[bool]:

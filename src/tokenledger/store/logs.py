@@ -400,25 +400,41 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return newest(content.condition if content else None)
     # The scope's newest rows are tested: read at most `walk_rows` of them (in chunks on SQLite, one by one
     # elsewhere), and if they hold fewer than `limit` matches, list the matches instead (on PostgreSQL, the
-    # newest rows' first; on MySQL, after a longer walk where the density found says it costs less).
+    # newest rows' first), after a longer walk where the density found says it costs less.
     if content.chunked is not None:
         found = _newest_matching_in_chunks(conn, scope, content.chunked, content.walk_rows, type_wanted, limit)
         return found if found is not None else newest(content.listed)
     if content.listing is not None:
-        found, complete = _newest_among_newest(conn, scope, wanted(content.condition), content.walk_rows, limit)
+        tested = wanted(content.condition)
+        found, complete, walked = _walk_newest(
+            conn, content, limit, lambda rows: _newest_among_newest(conn, scope, tested, rows, limit)
+        )
         if complete:
             return found
-        return _newest_listed_in_windows(conn, scope, content.listing, content.walk_rows, len(found), limit, newest)
-    found, complete = _newest_walked(conn, scope, content.walk_rows, newest, content.condition)
-    if complete or len(found) == limit:
-        return found
-    if content.further_walk is not None:
-        further = content.further_walk(conn, content.walk_rows, len(found), limit)
-        if further is not None and further > content.walk_rows:
-            found, complete = _newest_walked(conn, scope, further, newest, content.condition)
-            if complete or len(found) == limit:
-                return found
-    return newest(content.listed)
+        return _newest_listed_in_windows(conn, scope, content.listing, walked, len(found), limit, newest)
+    found, complete, _walked = _walk_newest(
+        conn, content, limit, lambda rows: _newest_walked(conn, scope, rows, newest, content.condition)
+    )
+    return found if complete else newest(content.listed)
+
+
+def _walk_newest(
+    conn: Connection,
+    content: _dialect.ContentMatch,
+    limit: int,
+    walk: Callable[[int], tuple[list[LogEntry], bool]],
+) -> tuple[list[LogEntry], bool, int]:
+    """`walk(rows)` over the scope's newest `content.walk_rows` rows, then over more of them when the
+    match says a longer walk costs less than listing (`further_walk`): what it found, whether that is the
+    answer (a full page, or every row of the scope walked), and how many rows the last walk covered."""
+    rows = content.walk_rows
+    found, complete = walk(rows)
+    if not complete and len(found) < limit and content.further_walk is not None:
+        further = content.further_walk(conn, rows, len(found), limit)
+        if further is not None and further > rows:
+            rows = further
+            found, complete = walk(rows)
+    return found, complete or len(found) == limit, rows
 
 
 def _newest_walked(
