@@ -14,8 +14,8 @@ def ok(data: Any = None, message: str = "") -> dict[str, Any]:
 
 
 def ok_json(data_json: str) -> Response:
-    """A success whose data is JSON text already (written by the database for large answers), sent as it
-    is rather than parsed and serialized again."""
+    """A success whose data is JSON text already (large answers the storage layer writes as JSON), sent as
+    it is rather than parsed and serialized again."""
     body = '{"success":true,"message":"","data":' + data_json + "}"
     return Response(body.encode(), media_type="application/json")
 

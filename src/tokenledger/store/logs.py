@@ -412,7 +412,7 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         if complete:
             return found
         return _newest_listed_in_windows(conn, scope, content.listing, walked, len(found), limit, newest)
-    found, complete, _walked = _walk_newest(
+    found, complete, _ = _walk_newest(
         conn, content, limit, lambda rows: _newest_walked(conn, scope, rows, newest, content.condition)
     )
     return found if complete else newest(content.listed)

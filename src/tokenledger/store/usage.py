@@ -119,9 +119,10 @@ def buckets_json(
     username: str | None = None,
 ) -> str:
     """`list_buckets`' buckets as the text of a JSON array of objects named as UsageBucket's fields (user
-    fields only where `list_buckets` fills them), written by the database: the data endpoints answer with
-    it as it is. A heavy user's month is about 14,000 buckets; building UsageBucket objects and then dicts
-    for them cost three times as much as reading them."""
+    fields only where `list_buckets` fills them), without a Python object per value (see
+    `_dialect.json_array`): the data endpoints answer with it as it is. A heavy user's month is about
+    14,000 buckets; building UsageBucket objects and then dicts for them cost three times as much as
+    reading them."""
     return _dialect.json_array(conn, buckets_query(start, end, user_id=user_id, username=username))
 
 
