@@ -8,12 +8,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Connection
 
 from tests.backends import Databases
 from tests.store.plans import analyzed_database, explain
-from tokenledger.domain.filters import Cursor, LogFilters
+from tokenledger.domain.filters import Cursor, LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry, LogType
-from tokenledger.store import logs
+from tokenledger.store import logs, rollups
 from tokenledger.store.database import Database
 
 
@@ -48,3 +49,30 @@ def test_deep_and_cursor_pages_read_ids_from_the_index_alone(
     id_steps = [step for step in plan if step["key"] == index]
     assert id_steps and "Using index" in str(id_steps[0]["Extra"]), plan
     assert any(step["table"] == "logs" and step["key"] == "PRIMARY" for step in plan), plan
+
+
+def _handler_reads(conn: Connection) -> dict[str, int]:
+    """This session's row-read counters (index seeks, next-row steps…) so far."""
+    return {name: int(value) for name, value in conn.exec_driver_sql("SHOW SESSION STATUS LIKE 'Handler_read%%'")}
+
+
+def test_a_patterns_values_are_found_without_reading_each_values_hours(databases: Databases, tmp_path: Path) -> None:
+    """Beside a LIKE, MariaDB computed min(key_text) by reading every rollup row of the range: each value's
+    row for every hour it was logged in. Each value must cost a seek and a step or two, whatever its hours."""
+    models = ("gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts", "gpt-5")
+    entries = [
+        LogEntry(id=0, user_id=1, created_at=1_790_000_000 + hour * 3600, type=LogType.CONSUME, model_name=model)
+        for hour in range(300)
+        for model in models
+    ]
+    database = analyzed_database(databases, "mysql", tmp_path, entries)
+    try:
+        with database.read_logs() as conn:
+            before = _handler_reads(conn)
+            values = rollups.values_like(conn, "model_name", TextMatch("gpt-4o%", is_pattern=True), 32)
+            after = _handler_reads(conn)
+    finally:
+        database.dispose()
+    assert values == ["gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts"]
+    steps = after["Handler_read_next"] - before["Handler_read_next"]
+    assert steps < 20, f"{steps} index steps for 3 values of 300 hours each"
