@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 from sqlalchemy import select
 
+from tests.store.plans import plan_text
 from tests.store.samples import START, sample_entries
 from tokenledger.domain.filters import Cursor, LogFilters, PageRequest, TextMatch
 from tokenledger.domain.log import LogEntry
@@ -119,3 +120,22 @@ def test_a_pattern_beside_another_filter_reads_that_filters_index(loaded: Databa
     assert "UNION ALL" in statement(LogFilters(model_name=_pattern("gpt-4o%"), type=2, start_timestamp=START))
     assert "UNION ALL" not in statement(LogFilters(model_name=_pattern("gpt-4o%"), user_id=3))
     assert "UNION ALL" not in statement(LogFilters(username=_pattern("user%"), channel=1))
+
+
+def test_a_patterns_values_are_merged_as_ids_read_from_their_index(loaded: Database) -> None:
+    """Each value's branch reads ids from the (model_name, created_at, id) index, not whole rows: the page's
+    rows are read once, after the merge, however deep the page."""
+    with loaded.read_logs() as conn:
+        query = logs._newest(conn, LogFilters(model_name=_pattern("gpt-4o%")), limit=10, offset=20)
+        plan = plan_text(conn, query)
+        dialect = conn.dialect.name
+    index = "ix_logs_model_name_created_at_id"
+    branches = [line for line in plan.splitlines() if index in line]
+    assert len(branches) == 2, plan  # gpt-4o and gpt-4o-mini
+    if dialect == "sqlite":
+        assert all("COVERING INDEX" in line for line in branches), plan
+    elif dialect == "mysql":
+        assert all("Using index" in line for line in branches), plan
+    else:
+        # PostgreSQL reads from the index alone only where the visibility map allows; it must use it.
+        assert all("Index" in line for line in branches), plan
