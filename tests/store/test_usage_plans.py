@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import BigInteger, literal, select
 
 from tests.store.plans import plan_text
 from tokenledger.domain import analytics
@@ -91,3 +92,16 @@ def test_daily_buckets_are_summed_as_each_keys_hours_stream_by(tmp_path: Path) -
     db.dispose()
     assert plan.count("key_text=? AND hour>? AND hour<?") == 31, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_a_charts_bucket_arithmetic_divides_whole_numbers(db: Database) -> None:
+    """An hour's bucket is found by integer division: the same steps as Python's on every engine, and on
+    MySQL its DIV rather than FLOOR of a DECIMAL quotient (a quarter of a month's chart on MariaDB)."""
+    cases = [(0, 3600), (3599, 3600), (3600, 3600), (86_399, 86_400), (2_592_000, 86_400), (10**12 + 7, 32_400)]
+    steps = [_dialect.whole_steps(literal(value, BigInteger), step) for value, step in cases]
+    with db.read_logs() as conn:
+        found = conn.execute(select(*steps)).one()
+        sql = str(select(*steps).compile(conn))
+    assert [int(value) for value in found] == [value // step for value, step in cases]
+    if db.log_backend == "mysql":
+        assert " DIV " in sql and "FLOOR" not in sql.upper(), sql

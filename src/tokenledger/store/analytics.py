@@ -173,7 +173,7 @@ def _grouped(
     # Each hour as the first hour of its bucket, by the arithmetic of its run of equal buckets.
     column: Any = table.c.hour
     runs = reversed(bucket_runs(firsts, query.end_hour))
-    whens = [(column >= first, first + (column - first) // length * length) for first, length in runs]
+    whens = [(column >= first, first + _dialect.whole_steps(column - first, length) * length) for first, length in runs]
     keys = [*groups, case(*whens, else_=firsts[0]).label("hour"), *typed]
     return select(*keys, *_sums(table)).where(*where).group_by(*keys)
 
