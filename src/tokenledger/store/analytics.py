@@ -167,14 +167,14 @@ def _grouped(
     if firsts and select_per_bucket and len(firsts) <= SQLITE_BUCKET_SELECTS:
         return _per_bucket(table, firsts, query.end_hour, groups, typed, where)
     where += _hours(table, query.first_hour, query.end_hour)
-    if not firsts:
-        keys = [*groups, table.c.hour.label("hour"), *typed]
-        return select(*keys, *_sums(table)).where(*where).group_by(*keys)
-    # Each hour as the first hour of its bucket, by the arithmetic of its run of equal buckets.
     column: Any = table.c.hour
-    runs = reversed(bucket_runs(firsts, query.end_hour))
-    whens = [(column >= first, first + _dialect.whole_steps(column - first, length) * length) for first, length in runs]
-    keys = [*groups, case(*whens, else_=firsts[0]).label("hour"), *typed]
+    hour = column
+    if firsts:
+        # Each hour as the first hour of its bucket, by the arithmetic of its run of equal buckets.
+        runs = reversed(bucket_runs(firsts, query.end_hour))
+        whens = [(column >= first, first + _dialect.whole_steps(column - first, size) * size) for first, size in runs]
+        hour = case(*whens, else_=firsts[0])
+    keys = [*groups, hour.label("hour"), *typed]
     return select(*keys, *_sums(table)).where(*where).group_by(*keys)
 
 
