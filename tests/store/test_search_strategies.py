@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from tests.store.samples import sample_entries
 from tokenledger.domain.filters import LogFilters
 from tokenledger.domain.log import LogEntry
 from tokenledger.store import _dialect, logs, migrate
-from tokenledger.store.database import Database
+from tokenledger.store.database import Connection, Database
 from tokenledger.store.schema import logs as logs_table
 
 WORDS = ("upstream", "timeout", "Rate", "limit", "gpt", "4o", "quota", "ok", "模型", "retry_after", "x", "it's")
@@ -193,6 +194,45 @@ def test_sqlite_walks_the_newest_index_entries_against_the_set_of_matches(
             plans[name] = " | ".join(row[3] for row in explain(conn, query))
     assert "COVERING INDEX ix_logs_created_at_id" in plans["walked"] and "TEMP B-TREE" not in plans["walked"]
     assert "TEMP B-TREE" in plans["listed"]
+    searchable.dispose()
+
+
+def test_sqlite_sorts_the_listed_matches_as_ids_before_reading_the_pages_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search whose matches are listed sorts every match: SQLite must sort (created_at, id) and read whole
+    rows for the page alone. Sorting whole rows answers the same, twice as slowly, so only the plan tells."""
+    searchable = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    migrate.upgrade(searchable)
+    _fill(searchable)
+    read: list[Any] = []
+    entries_of = logs._entries
+
+    def recording(conn: Connection, query: Any) -> list[LogEntry]:
+        read.append(query)
+        return entries_of(conn, query)
+
+    monkeypatch.setattr(logs, "_entries", recording)
+    with searchable.read_logs() as conn:
+        assert _dialect.content_matches(conn, ["upstream"], 50).listed is None  # few matches: listed whole
+        found = logs.search(conn, "upstream", 50, LogFilters())
+        assert found and len(read) == 1
+        plan = explain(conn, read[0])
+    parent_of = {row[0]: row[1] for row in plan}
+    detail_of = {row[0]: row[3] for row in plan}
+
+    def within_page_ids(node: int) -> bool:
+        while node in parent_of:
+            if "page_ids" in detail_of[node]:
+                return True
+            node = parent_of[node]
+        return False
+
+    # The matches are listed and sorted inside the page's ids; outside, only the page's rows are read.
+    sorts = [node for node, detail in detail_of.items() if "TEMP B-TREE FOR ORDER BY" in detail]
+    listings = [node for node, detail in detail_of.items() if "logs_fts" in detail]
+    assert listings and all(within_page_ids(node) for node in listings), plan
+    assert any(within_page_ids(node) for node in sorts), plan
     searchable.dispose()
 
 

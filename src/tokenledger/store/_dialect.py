@@ -51,7 +51,9 @@ COMMON_MATCHES = 5_000
 MAX_PREFIX_TERMS = 32
 # What one walked row costs, in rows listed and sorted: reading it (up to ~7 µs for a user's scattered
 # rows) and matching it (about 1 µs for ASCII content, 10–13 µs for other content in the scratch index;
-# see fts_matches_among), against ~4 µs.
+# see fts_matches_among), against ~4 µs. Listing now sorts ids before reading rows (1.6 µs a match at 1M
+# rows), so these weights understate a walk against it; with every weight doubled, the estimates for more
+# than COMMON_MATCHES matches at 1M rows still choose the walk against the set of matches.
 WALK_MATCH_COST = 3
 # A walk's first chunk holds this many times the rows the matches' density predicts it needs; each chunk
 # after it is twice as large as the one before.
