@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,5 +70,34 @@ def test_an_in_memory_database_has_no_checkpoint_thread() -> None:
     db = Database("sqlite://")
     try:
         assert db._logs.checkpointer is None
+    finally:
+        db.dispose()
+
+
+class _StopWhileClearing(threading.Event):
+    """`_pending` as stop() finds it at the worst moment: right after the interval's wait, before the thread
+    clears the wake-up stop() just gave."""
+
+    def __init__(self, checkpointer: WalCheckpointer) -> None:
+        super().__init__()
+        self.checkpointer = checkpointer
+
+    def clear(self) -> None:
+        self.checkpointer._stopping.set()
+        self.set()
+        super().clear()
+
+
+def test_a_stop_that_lands_while_the_thread_clears_its_wake_up_still_stops_it(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        checkpointer = WalCheckpointer(db._logs.reader, interval=0.01)
+        checkpointer._pending = _StopWhileClearing(checkpointer)
+        checkpointer.committed()
+        thread = checkpointer._thread
+        assert thread is not None
+        thread.join(timeout=5)
+        assert not thread.is_alive(), "the thread waits for a commit after it was told to stop"
+        assert checkpointer.checkpoints == 1
     finally:
         db.dispose()

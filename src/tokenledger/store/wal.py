@@ -58,7 +58,9 @@ class WalCheckpointer:
             thread.join()
 
     def _run(self) -> None:
-        while True:
+        # Checked on every turn: a stop() that lands between the interval's wait and clearing `_pending`
+        # has its wake-up cleared, and the thread would otherwise wait for a commit that never comes.
+        while not self._stopping.is_set():
             self._pending.wait()
             # Let the commits of the next moment join this checkpoint; stop() cuts the wait short.
             if self._stopping.wait(self._interval):
