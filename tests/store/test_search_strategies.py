@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.store.plans import explain
-from tests.store.samples import sample_entries
+from tests.store.samples import START, sample_entries
 from tokenledger.domain.filters import LogFilters
 from tokenledger.domain.log import LogEntry
 from tokenledger.store import _dialect, logs, migrate
@@ -84,6 +85,18 @@ PLANS = {
         (_dialect, "WALK_SLACK", 0.01),
     ],
     "word prefixes searched as prefixes": [(_dialect, "MAX_PREFIX_TERMS", 0)],
+    "the newest matches read by id, one at a time, rows out of id order tested one by one": [
+        (_dialect, "BY_ID_MIN_WALK", 0),
+        (logs, "SEARCH_BY_ID_SCOPED_MATCHES", 0),
+        (logs, "SEARCH_BY_ID_FIRST_BATCH", 0),
+        (logs, "SEARCH_BY_ID_WALK_SLACK", 10**6),
+        (logs, "SEARCH_BY_ID_STRAGGLERS", 10**6),
+    ],
+    "the newest matches read by id, too many rows out of id order": [
+        (_dialect, "BY_ID_MIN_WALK", 0),
+        (logs, "SEARCH_BY_ID_SCOPED_MATCHES", 0),
+        (logs, "SEARCH_BY_ID_STRAGGLERS", 0),
+    ],
     "a longer walk after the first one found too few": [
         (_dialect, "MYSQL_WALK_ROWS", 2),
         (_dialect, "POSTGRESQL_WALK_ROWS", 2),
@@ -282,14 +295,14 @@ def test_a_walked_chunk_matches_as_the_full_text_index_does(tmp_path: Path) -> N
         assert len(rows) == len(TRICKY_CONTENTS)
         matched_ascii = matched_other = 0
         for terms in TRICKY_QUERIES:
-            walk = _dialect.ChunkedWalk(terms, first_chunk=1)
+            exact = _dialect.ExactTerms(terms)
             listed = {
                 int(row_id)
                 for (row_id,) in conn.exec_driver_sql(
-                    "SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?", (walk.fts_query,)
+                    "SELECT rowid FROM logs_fts WHERE logs_fts MATCH ?", (exact.fts_query,)
                 )
             }
-            assert _dialect.fts_matches_among(conn, rows, walk) == listed, terms
+            assert _dialect.fts_matches_among(conn, rows, exact) == listed, terms
             contents = dict(rows)
             matched_ascii += sum(contents[row_id].isascii() for row_id in listed)
             matched_other += sum(not contents[row_id].isascii() for row_id in listed)
@@ -318,3 +331,38 @@ def test_a_longer_walk_is_taken_only_when_the_density_found_says_it_beats_the_li
         assert further(10, 1, 1_000) == round(highest * 100 / 5)
         monkeypatch.setattr(_dialect, "LONGEST_WALK", 700)
         assert further(10, 1, 1_000) == 700
+
+
+def test_the_newest_matches_read_by_id_include_rows_that_arrived_out_of_time_order(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading the index's newest matches by id must still find a match with a low id and a late time
+    (written early, dated ahead), among rows otherwise in time order; and it must be what answered."""
+    rng = random.Random(17)
+    ahead = replace(sample_entries(rng, 1)[0], created_at=START + 10**6, content="upstream timeout, dated ahead")
+    in_order = [
+        replace(entry, created_at=START + index, content=f"{'upstream ' if index % 3 == 0 else ''}row {index}")
+        for index, entry in enumerate(sample_entries(rng, 600))
+    ]
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, [ahead])
+        logs.insert_logs(conn, in_order)
+    monkeypatch.setattr(_dialect, "BY_ID_MIN_WALK", 0)
+    monkeypatch.setattr(logs, "SEARCH_BY_ID_SCOPED_MATCHES", 0)
+    answered: list[bool] = []
+    by_id = logs._newest_matching_by_id
+
+    def recording(*args: Any) -> list[LogEntry] | None:
+        found = by_id(*args)
+        answered.append(found is not None)
+        return found
+
+    monkeypatch.setattr(logs, "_newest_matching_by_id", recording)
+    with db.read_logs() as conn:
+        found = [entry.content for entry in logs.search(conn, "upstream", 50, LogFilters())]
+    if db.log_backend != "sqlite":
+        assert answered == []  # the other engines have no such index
+    else:
+        assert answered == [True]
+    expected = ["upstream timeout, dated ahead", *(f"upstream row {index}" for index in range(597, 597 - 49 * 3, -3))]
+    assert found == expected

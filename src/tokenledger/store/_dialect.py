@@ -49,6 +49,11 @@ T = TypeVar("T")
 COMMON_MATCHES = 5_000
 # On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
 MAX_PREFIX_TERMS = 32
+# On SQLite, search first reads the full-text index's newest matches by id when the matches' density says a
+# walk of the newest rows would read at least this many rows to find a page (at 10M rows, a word in 0.4%
+# to 3% of the logs: 12–26 ms before, 3–7 ms after; one in every consume row: 2.3 ms by a walk of the
+# newest rows, 2.9–4.8 ms by id).
+BY_ID_MIN_WALK = 1_000
 # What one walked row costs, in rows listed and sorted: reading it (up to ~7 µs for a user's scattered
 # rows) and matching it (about 1 µs for ASCII content, 10–13 µs for other content in the scratch index;
 # see fts_matches_among), against ~4 µs. Listing now sorts ids before reading rows (1.6 µs a match at 1M
@@ -147,6 +152,11 @@ class ContentMatch:
     # PostgreSQL and MySQL: after a walk found `found` of `limit` matches in `walked` rows, how many of the
     # newest rows to walk instead before listing (None: list now).
     further_walk: Callable[[Connection, int, int, int], int | None] | None = None
+    # SQLite: the words' exact terms when search should first read the index's newest matches by id (see
+    # logs._newest_matching_by_id).
+    newest_by_id: ExactTerms | None = None
+    # SQLite: about how many logs match (counted up to COMMON_MATCHES, estimated above).
+    matches: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,17 +196,23 @@ class IndexListing:
 
 
 @dataclass(frozen=True, slots=True)
-class ChunkedWalk:
-    """The newest rows read in chunks, the first of `first_chunk` rows and each next one twice as large,
-    each chunk's content matched at once (fts_matches_among) against `terms`: content holding, for every
-    group, one of its exact FTS5 terms."""
+class ExactTerms:
+    """Content holding, for every group, one of its exact FTS5 terms (the terms a search's words begin)."""
 
-    terms: tuple[tuple[str, ...], ...]
-    first_chunk: int
+    groups: tuple[tuple[str, ...], ...]
 
     @property
     def fts_query(self) -> str:
-        return _exact_terms_query(self.terms)
+        return _exact_terms_query(self.groups)
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkedWalk:
+    """The newest rows read in chunks, the first of `first_chunk` rows and each next one twice as large,
+    each chunk's content matched at once (fts_matches_among) against `terms`."""
+
+    terms: ExactTerms
+    first_chunk: int
 
 
 def content_matches(conn: Connection, words: Sequence[str], limit: int) -> ContentMatch:
@@ -310,8 +326,12 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
         "(SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query ORDER BY rowid LIMIT :limit)"
     )
     found, lowest, highest = conn.execute(first, {"fts_query": query, "limit": COMMON_MATCHES + 1}).one()
+    exact = ExactTerms(groups)
+    # Reading the index's newest matches by id costs little more than the rows a walk would test, but
+    # more than a walk of a few hundred rows (a common word), which the other plans do best.
+    by_id = exact if found and limit * (highest - lowest + 1) / found >= BY_ID_MIN_WALK else None
     if found <= COMMON_MATCHES:
-        return ContentMatch(listed)
+        return ContentMatch(listed, newest_by_id=by_id, matches=found)
     # The matches found span ids lowest..highest; the rest of the ids up to the newest hold as many again
     # in proportion.
     density = found / (highest - lowest + 1)
@@ -320,15 +340,36 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
     matching_walked = expected_walk * WALK_MATCH_COST
     walking_the_set = expected_matches * MATCH_SET_COST + expected_walk * SET_STEP_COST
     if min(matching_walked, walking_the_set) > expected_matches:
-        return ContentMatch(listed)
+        return ContentMatch(listed, newest_by_id=by_id, matches=expected_matches)
     walk_rows = max(limit, round(WALK_SLACK * expected_walk))
     if walking_the_set <= matching_walked:
         # The unary + keeps SQLite from reading the set's ids as row lookups to sort (the listing): it
         # walks the newest rows' index entries and tests each id against the set, built once.
         in_set = text("+logs.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query)")
-        return ContentMatch(cast(ColumnElement[bool], in_set.bindparams(fts_query=query)), listed, walk_rows)
+        condition = cast(ColumnElement[bool], in_set.bindparams(fts_query=query))
+        return ContentMatch(condition, listed, walk_rows, newest_by_id=by_id, matches=expected_matches)
     first_chunk = max(1, min(walk_rows, math.ceil(FIRST_CHUNK_SLACK * expected_walk)))
-    return ContentMatch(listed, listed=listed, walk_rows=walk_rows, chunked=ChunkedWalk(groups, first_chunk))
+    chunked = ChunkedWalk(exact, first_chunk)
+    return ContentMatch(
+        listed, listed=listed, walk_rows=walk_rows, chunked=chunked, newest_by_id=by_id, matches=expected_matches
+    )
+
+
+def fts_newest_matches(terms: ExactTerms, below: int | None, count: int, in_scope: ColumnElement[bool]) -> Select[Any]:
+    """The `count` highest ids logs_fts lists for `terms` (below `below`, when given), highest
+    first, each with its row's `created_at` and whether the row is `in_scope` (both NULL for an id whose row
+    is gone). FTS5 reads a term's doclist from either end and seeks within it by id."""
+    bounds = "logs_fts MATCH :fts_query" + (" AND rowid < :below" if below is not None else "")
+    matched = text(bounds).bindparams(fts_query=terms.fts_query, **({"below": below} if below is not None else {}))
+    rowid: ColumnElement[int] = literal_column("rowid")
+    ids = select(rowid.label("id")).select_from(text("logs_fts")).where(matched).order_by(rowid.desc()).limit(count)
+    matches = ids.subquery("matches")
+    logs = schema.logs
+    return (
+        select(matches.c.id, logs.c.created_at, in_scope.label("in_scope"))
+        .select_from(matches.outerjoin(logs, logs.c.id == matches.c.id))
+        .order_by(matches.c.id.desc())
+    )
 
 
 def _exact_terms_query(groups: Sequence[Sequence[str]]) -> str:
@@ -338,8 +379,8 @@ def _exact_terms_query(groups: Sequence[Sequence[str]]) -> str:
     return " AND ".join("(" + " OR ".join(group) + ")" for group in quoted)
 
 
-def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], walk: ChunkedWalk) -> set[int]:
-    """The ids among `rows` (id, content) whose content holds the walk's terms, as logs_fts would answer.
+def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], terms: ExactTerms) -> set[int]:
+    """The ids among `rows` (id, content) whose content holds `terms`, as logs_fts would answer.
 
     Probing logs_fts for one row costs 40 µs at a million logs and 100 µs at ten million: FTS5 seeks the
     row in each term's doclist, and a common term's doclist grows with the table. So the rows are matched
@@ -354,7 +395,7 @@ def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], walk: C
       the database file."""
     found: set[int] = set()
     others: list[tuple[int, str]] = []
-    holds_terms = _ascii_matcher(walk.terms)
+    holds_terms = _ascii_matcher(terms.groups)
     for row_id, content in rows:
         if not content.isascii():
             others.append((row_id, content))
@@ -369,7 +410,7 @@ def fts_matches_among(conn: Connection, rows: Sequence[tuple[int, str]], walk: C
     try:
         conn.exec_driver_sql("INSERT INTO temp.logs_fts_walk(rowid, content) VALUES (?, ?)", others)
         matching = text("SELECT rowid FROM temp.logs_fts_walk WHERE logs_fts_walk MATCH :fts_query")
-        return found | set(conn.execute(matching, {"fts_query": walk.fts_query}).scalars())
+        return found | set(conn.execute(matching, {"fts_query": terms.fts_query}).scalars())
     finally:
         conn.exec_driver_sql("INSERT INTO temp.logs_fts_walk(logs_fts_walk) VALUES ('delete-all')")
 
