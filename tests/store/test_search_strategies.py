@@ -92,6 +92,10 @@ PLANS = {
         (logs, "SEARCH_BY_ID_WALK_SLACK", 10**6),
         (logs, "SEARCH_BY_ID_STRAGGLERS", 10**6),
     ],
+    "a scope of few rows read whole": [
+        (_dialect, "BY_ID_MIN_WALK", 0),
+        (logs, "SEARCH_SMALL_SCOPE_ROWS", 10**6),
+    ],
     "the newest matches read by id, too many rows out of id order": [
         (_dialect, "BY_ID_MIN_WALK", 0),
         (logs, "SEARCH_BY_ID_SCOPED_MATCHES", 0),
@@ -156,6 +160,9 @@ def test_every_plan_finds_what_the_index_plan_finds(
     searchable: Database, monkeypatch: pytest.MonkeyPatch, plan: str
 ) -> None:
     scopes = (LogFilters(), LogFilters(user_id=3), LogFilters(user_id=2, token_id=21))
+    # The reference: matches listed, neither read by id nor within a scope read whole (unless a plan says).
+    monkeypatch.setattr(_dialect, "BY_ID_MIN_WALK", 10**9)
+    monkeypatch.setattr(logs, "SEARCH_SMALL_SCOPE_ROWS", 0)
     rare = {(keyword, scope): _search(searchable, keyword, scope) for keyword in KEYWORDS for scope in scopes}
     for module, name, value in PLANS[plan]:
         monkeypatch.setattr(module, name, value)

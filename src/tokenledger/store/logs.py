@@ -51,6 +51,10 @@ SEARCH_BY_ID_WALK_SLACK = 2
 # the other plans build while it is small (a heavy user's rare word at 1M rows: 10 against 6 ms; 6 against
 # 14 ms at 10M).
 SEARCH_BY_ID_SCOPED_MATCHES = 10_000
+# On SQLite, a scope with at most this many rows is searched by reading its rows, newest first, and matching
+# their content (a light user's rare word at 10M rows: 6–25 ms with the set of every match, see the tenth
+# round in docs/performance.md).
+SEARCH_SMALL_SCOPE_ROWS = 1_000
 
 _ORDER = (logs.c.created_at.desc(), logs.c.id.desc())
 
@@ -421,8 +425,17 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
             return _entries(conn, _rows_of(ids, _ENTRY_COLUMNS))
         return _entries(conn, select(*_ENTRY_COLUMNS).where(*where).order_by(*_ORDER).limit(limit))
 
-    if content is not None and content.newest_by_id is not None and type_wanted is None:
-        wide = not _conditions(scope) or content.matches >= SEARCH_BY_ID_SCOPED_MATCHES
+    if content is not None and content.newest_by_id is not None:
+        scoped = bool(_conditions(scope))
+        # A scope of few rows (most users, most keys) is read whole, however many matches the table holds.
+        few = _rows_up_to(conn, scope, SEARCH_SMALL_SCOPE_ROWS) if scoped else None
+        if few is not None:
+            walk = _dialect.ChunkedWalk(content.newest_by_id, few + 1)
+            found = _newest_matching_in_chunks(conn, scope, walk, few + 1, type_wanted, limit)
+            if found is not None:
+                return found
+        # Reading by id knows nothing of types: a number searched (which also matches that type) is not.
+        wide = type_wanted is None and (not scoped or content.matches >= SEARCH_BY_ID_SCOPED_MATCHES)
         by_id = _newest_matching_by_id(conn, scope, content.newest_by_id, limit) if wide else None
         if by_id is not None:
             return by_id
@@ -446,6 +459,13 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         conn, content, limit, lambda rows: _newest_walked(conn, scope, rows, newest, content.condition)
     )
     return found if complete else newest(content.listed)
+
+
+def _rows_up_to(conn: Connection, scope: LogFilters, most: int) -> int | None:
+    """How many rows the scope holds when at most `most`, else None; reads at most `most` + 1 index entries."""
+    first = select(literal_column("1")).where(*_conditions(scope)).limit(most + 1).subquery()
+    rows = int(conn.execute(select(func.count()).select_from(first)).scalar_one())
+    return rows if rows <= most else None
 
 
 def _newest_matching_by_id(
