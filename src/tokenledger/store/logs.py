@@ -463,8 +463,8 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
 
 def _rows_up_to(conn: Connection, scope: LogFilters, most: int) -> int | None:
     """How many rows the scope holds when at most `most`, else None; reads at most `most` + 1 index entries."""
-    first = select(literal_column("1")).where(*_conditions(scope)).limit(most + 1).subquery()
-    rows = int(conn.execute(select(func.count()).select_from(first)).scalar_one())
+    bounded = select(literal_column("1")).where(*_conditions(scope)).limit(most + 1).subquery()
+    rows = int(conn.execute(select(func.count()).select_from(bounded)).scalar_one())
     return rows if rows <= most else None
 
 
@@ -507,8 +507,6 @@ def _newest_matching_by_id(
         logs.c.created_at >= edge_at,
         or_(logs.c.created_at > edge_at, logs.c.id > edge_id),
     ]
-    # `id + 0`: compared as a value, so that SQLite walks the scope's time index rather than every id below.
-    late = logs.c.id + 0 < lowest
     # Where ids follow time, the scope holds at most as many rows newer than the edge as there are ids
     # above it; many more means rows out of order, and the other plans.
     most = SEARCH_BY_ID_WALK_SLACK * (_dialect.highest_log_id(conn) - edge_id) + limit
@@ -518,6 +516,8 @@ def _newest_matching_by_id(
         return None
     matching: set[int] = set()
     if late_rows:
+        # `id + 0`: compared as a value, so that SQLite walks the scope's time index, not every id below.
+        late = logs.c.id + 0 < lowest
         stragglers = conn.execute(select(logs.c.id, logs.c.content).where(*newer, late)).all()
         matching = _dialect.fts_matches_among(conn, [(int(row.id), str(row.content)) for row in stragglers], terms)
     page = [row_id for _, row_id in candidates[:limit]] + sorted(matching)
