@@ -233,6 +233,7 @@ def test_sqlite_sorts_the_listed_matches_as_ids_before_reading_the_pages_rows(
         return entries_of(conn, query)
 
     monkeypatch.setattr(logs, "_entries", recording)
+    monkeypatch.setattr(_dialect, "BY_ID_MIN_WALK", 10**9)  # the listing, not the newest matches by id
     with searchable.read_logs() as conn:
         assert _dialect.content_matches(conn, ["upstream"], 50).listed is None  # few matches: listed whole
         found = logs.search(conn, "upstream", 50, LogFilters())
