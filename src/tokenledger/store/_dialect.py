@@ -49,10 +49,10 @@ T = TypeVar("T")
 COMMON_MATCHES = 5_000
 # On SQLite, a search word that begins at most this many indexed terms is searched as those exact terms.
 MAX_PREFIX_TERMS = 32
-# On SQLite, search first reads the full-text index's newest matches by id when the matches' density says a
-# walk of the newest rows would read at least this many rows to find a page (at 10M rows, a word in 0.4%
-# to 3% of the logs: 12–26 ms before, 3–7 ms after; one in every consume row: 2.3 ms by a walk of the
-# newest rows, 2.9–4.8 ms by id).
+# On SQLite, search first reads a small scope whole, or the full-text index's newest matches by id, when
+# the matches' density says a walk of the newest rows would read at least this many rows to find a page
+# (at 10M rows, a word in 0.4% to 3% of the logs: 12–28 ms before, 3.5–8.6 ms after; one in every consume
+# row: 2.3 ms by a walk of the newest rows, 2.9–4.9 ms by id).
 BY_ID_MIN_WALK = 1_000
 # What one walked row costs, in rows listed and sorted: reading it (up to ~7 µs for a user's scattered
 # rows) and matching it (about 1 µs for ASCII content, 10–13 µs for other content in the scratch index;
@@ -152,9 +152,9 @@ class ContentMatch:
     # PostgreSQL and MySQL: after a walk found `found` of `limit` matches in `walked` rows, how many of the
     # newest rows to walk instead before listing (None: list now).
     further_walk: Callable[[Connection, int, int, int], int | None] | None = None
-    # SQLite: the words' exact terms when search should first read the index's newest matches by id (see
-    # logs._newest_matching_by_id).
-    newest_by_id: ExactTerms | None = None
+    # SQLite: the words' exact terms when they are rare enough (BY_ID_MIN_WALK) that search first reads a
+    # small scope whole, or the index's newest matches by id (see logs.search).
+    rare_terms: ExactTerms | None = None
     # SQLite: about how many logs match (counted up to COMMON_MATCHES, estimated above).
     matches: float = 0.0
 
@@ -329,9 +329,9 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
     exact = ExactTerms(groups)
     # Reading the index's newest matches by id costs little more than the rows a walk would test, but
     # more than a walk of a few hundred rows (a common word), which the other plans do best.
-    by_id = exact if found and limit * (highest - lowest + 1) / found >= BY_ID_MIN_WALK else None
+    rare = exact if found and limit * (highest - lowest + 1) / found >= BY_ID_MIN_WALK else None
     if found <= COMMON_MATCHES:
-        return ContentMatch(listed, newest_by_id=by_id, matches=found)
+        return ContentMatch(listed, rare_terms=rare, matches=found)
     # The matches found span ids lowest..highest; the rest of the ids up to the newest hold as many again
     # in proportion.
     density = found / (highest - lowest + 1)
@@ -340,18 +340,18 @@ def _sqlite_content_matches(conn: Connection, words: Sequence[str], limit: int) 
     matching_walked = expected_walk * WALK_MATCH_COST
     walking_the_set = expected_matches * MATCH_SET_COST + expected_walk * SET_STEP_COST
     if min(matching_walked, walking_the_set) > expected_matches:
-        return ContentMatch(listed, newest_by_id=by_id, matches=expected_matches)
+        return ContentMatch(listed, rare_terms=rare, matches=expected_matches)
     walk_rows = max(limit, round(WALK_SLACK * expected_walk))
     if walking_the_set <= matching_walked:
         # The unary + keeps SQLite from reading the set's ids as row lookups to sort (the listing): it
         # walks the newest rows' index entries and tests each id against the set, built once.
         in_set = text("+logs.id IN (SELECT rowid FROM logs_fts WHERE logs_fts MATCH :fts_query)")
         condition = cast(ColumnElement[bool], in_set.bindparams(fts_query=query))
-        return ContentMatch(condition, listed, walk_rows, newest_by_id=by_id, matches=expected_matches)
+        return ContentMatch(condition, listed, walk_rows, rare_terms=rare, matches=expected_matches)
     first_chunk = max(1, min(walk_rows, math.ceil(FIRST_CHUNK_SLACK * expected_walk)))
     chunked = ChunkedWalk(exact, first_chunk)
     return ContentMatch(
-        listed, listed=listed, walk_rows=walk_rows, chunked=chunked, newest_by_id=by_id, matches=expected_matches
+        listed, listed=listed, walk_rows=walk_rows, chunked=chunked, rare_terms=rare, matches=expected_matches
     )
 
 

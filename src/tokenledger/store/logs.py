@@ -207,6 +207,12 @@ def _after(cursor: Cursor | None) -> list[ColumnElement[bool]]:
     ]
 
 
+def _since(created_at: int, row_id: int) -> list[ColumnElement[bool]]:
+    """The row (created_at, row_id) and every row newer than it: the `>=` bound on its own gives an index
+    range to seek to; the OR only trims the older rows of that second."""
+    return [logs.c.created_at >= created_at, or_(logs.c.created_at > created_at, logs.c.id >= row_id)]
+
+
 def _pattern_values(conn: Connection, filters: LogFilters) -> tuple[str, list[str]] | None:
     """The one text filter given as a pattern and the values it matches, when few enough to read one by
     one; None otherwise (no pattern, two patterns, or too many values)."""
@@ -425,18 +431,19 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
             return _entries(conn, _rows_of(ids, _ENTRY_COLUMNS))
         return _entries(conn, select(*_ENTRY_COLUMNS).where(*where).order_by(*_ORDER).limit(limit))
 
-    if content is not None and content.newest_by_id is not None:
+    # Rarer words: a small scope read whole, else the index's newest matches by id, before the other plans.
+    if content is not None and content.rare_terms is not None:
         scoped = bool(_conditions(scope))
         # A scope of few rows (most users, most keys) is read whole, however many matches the table holds.
         few = _rows_up_to(conn, scope, SEARCH_SMALL_SCOPE_ROWS) if scoped else None
         if few is not None:
-            walk = _dialect.ChunkedWalk(content.newest_by_id, few + 1)
+            walk = _dialect.ChunkedWalk(content.rare_terms, few + 1)
             found = _newest_matching_in_chunks(conn, scope, walk, few + 1, type_wanted, limit)
             if found is not None:
                 return found
         # Reading by id knows nothing of types: a number searched (which also matches that type) is not.
         wide = type_wanted is None and (not scoped or content.matches >= SEARCH_BY_ID_SCOPED_MATCHES)
-        by_id = _newest_matching_by_id(conn, scope, content.newest_by_id, limit) if wide else None
+        by_id = _newest_matching_by_id(conn, scope, content.rare_terms, limit) if wide else None
         if by_id is not None:
             return by_id
     if content is None or content.listed is None:
@@ -502,11 +509,7 @@ def _newest_matching_by_id(
         batch = max(batch, math.ceil(needed * 1.25))
     candidates.sort(reverse=True)
     edge_at, edge_id = candidates[limit - 1]
-    newer = [
-        *_conditions(scope),
-        logs.c.created_at >= edge_at,
-        or_(logs.c.created_at > edge_at, logs.c.id > edge_id),
-    ]
+    newer = [*_conditions(scope), *_since(edge_at, edge_id)]  # the edge itself is a candidate, not late
     # Where ids follow time, the scope holds at most as many rows newer than the edge as there are ids
     # above it; many more means rows out of order, and the other plans.
     most = SEARCH_BY_ID_WALK_SLACK * (_dialect.highest_log_id(conn) - edge_id) + limit
@@ -520,8 +523,7 @@ def _newest_matching_by_id(
         late = logs.c.id + 0 < lowest
         stragglers = conn.execute(select(logs.c.id, logs.c.content).where(*newer, late)).all()
         matching = _dialect.fts_matches_among(conn, [(int(row.id), str(row.content)) for row in stragglers], terms)
-    page = [row_id for _, row_id in candidates[:limit]] + sorted(matching)
-    return _entries(conn, select(*_ENTRY_COLUMNS).where(logs.c.id.in_(page)).order_by(*_ORDER).limit(limit))
+    return _by_ids(conn, [row_id for _, row_id in candidates[:limit]] + sorted(matching), limit)
 
 
 def _walk_newest(
@@ -556,11 +558,7 @@ def _newest_walked(
     oldest_walked = conn.execute(walked.offset(walk_rows - 1).limit(1)).first()
     if oldest_walked is None:
         return newest(condition), True
-    found = newest(
-        condition,
-        logs.c.created_at >= oldest_walked.created_at,
-        or_(logs.c.created_at > oldest_walked.created_at, logs.c.id >= oldest_walked.id),
-    )
+    found = newest(condition, *_since(oldest_walked.created_at, oldest_walked.id))
     return found, False
 
 
@@ -593,11 +591,11 @@ def _newest_matching_in_chunks(
     return None
 
 
-def _by_ids(conn: Connection, ids: Sequence[int]) -> list[LogEntry]:
-    """The rows with these ids, in the list's order."""
+def _by_ids(conn: Connection, ids: Sequence[int], limit: int | None = None) -> list[LogEntry]:
+    """The rows with these ids, in the list's order (the newest `limit` of them, when given)."""
     if not ids:
         return []
-    return _entries(conn, select(*_ENTRY_COLUMNS).where(logs.c.id.in_(ids)).order_by(*_ORDER))
+    return _entries(conn, select(*_ENTRY_COLUMNS).where(logs.c.id.in_(ids)).order_by(*_ORDER).limit(limit))
 
 
 def _newest_listed_in_windows(
