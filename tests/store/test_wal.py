@@ -14,10 +14,14 @@ from tokenledger.store.wal import WalCheckpointer
 
 def _rows_in_file(path: Path) -> int:
     """Rows of `t` as the database file itself holds them, ignoring the WAL (immutable=1 reads the file
-    only): what a checkpoint has copied so far."""
-    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
-        tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone()[0]
-        return int(conn.execute("SELECT count(*) FROM t").fetchone()[0]) if tables else 0
+    only): what a checkpoint has copied so far; -1 while a checkpoint is midway through writing the file
+    (immutable=1 takes no lock, so such a read can see a malformed file)."""
+    try:
+        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+            tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone()[0]
+            return int(conn.execute("SELECT count(*) FROM t").fetchone()[0]) if tables else 0
+    except sqlite3.DatabaseError:
+        return -1
 
 
 def _wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
