@@ -179,3 +179,11 @@ def render(
     if view is View.USER:
         return [to_user_row(entry, first_position + index) for index, entry in enumerate(entries)]
     return [to_row(entry, channel_names.get(entry.channel, "")) for entry in entries]
+
+
+def user_rows_json(entries: list[LogEntry], first_position: int = 1) -> list[str]:
+    """The user view of each entry (`to_user_row`) as JSON text."""
+    return [
+        pydantic_core.to_json(to_user_row(entry, position)).decode()
+        for position, entry in enumerate(entries, first_position)
+    ]

@@ -11,11 +11,14 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    String,
     Table,
     and_,
+    case,
     delete,
     false,
     func,
+    literal,
     literal_column,
     or_,
     select,
@@ -25,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
-from tokenledger.domain.log import LogEntry, LogStat, LogType, LogValues
+from tokenledger.domain.log import ADMIN_ONLY_OTHER_KEYS, LogEntry, LogStat, LogType, LogValues, user_rows_json
 from tokenledger.domain.newapi import UserTotals
 from tokenledger.domain.numbers import is_decimal
 from tokenledger.store import _dialect, rollups, usage
@@ -379,6 +382,77 @@ def list_page(conn: Connection, filters: LogFilters, page: PageRequest) -> Page[
 
 def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEntry]:
     return _entries(conn, _newest(conn, filters, limit=limit))
+
+
+def list_recent_user_json(conn: Connection, filters: LogFilters, limit: int) -> list[str] | None:
+    """`list_recent`'s rows in the user view (`to_user_row`, positions from 1), each as JSON text written
+    by SQLite (see _user_row_json_columns); None on other engines, whose rows `to_user_row` renders.
+
+    For an API key's 1,000 newest rows, Python then handles one string per row instead of twenty values,
+    an entry and a dict (12.1 against 16.3 ms at 1M rows, the JSON of the answer included). SQLite keeps
+    the numbers of a stripped `other` as they were written (`1.50`, `1e5`), where `to_user_row` writes
+    them again (`1.5`, `100000.0`): the same JSON values."""
+    if conn.dialect.name != "sqlite":
+        return None
+    rows = _dialect.driver_rows(conn, _newest(conn, filters, limit=limit, columns=_USER_ROW_JSON_COLUMNS))
+    texts: list[str] = []
+    # Rows SQLite cannot be trusted to have stripped (see _user_row_json_columns): log id → index.
+    again: dict[int, int] = {}
+    for index, (log_id, text) in enumerate(rows):
+        for mark in _SUSPECT_MARKS:  # `in` each: a regular expression of the three took four times as long
+            if mark in text:
+                again[log_id] = index
+                break
+        texts.append('{"id":' + str(index + 1) + "," + text[1:])
+    for entry in _by_ids(conn, list(again)):
+        index = again[entry.id]
+        texts[index] = user_rows_json([entry], index + 1)[0]
+    return texts
+
+
+def _user_row_json_columns() -> list[Any]:
+    """What SQLite selects to write a row's user view: its id, and a JSON object of the fields after `id`
+    in `to_row`'s order, request ids left out when empty (one object for each of the four cases, the right
+    one chosen per row).
+
+    `other` is stripped as `strip_admin_keys` does: text naming no admin-only key is kept as it is, valid
+    JSON loses those keys. But json_remove removes only the first of a duplicated key and does not see a
+    key spelled with escapes; SQLite refuses JSON that pydantic-core reads (NaN); and it would write an
+    array or a string again, where `strip_admin_keys` keeps it. So a row whose text still holds a
+    backslash (written as two, see _SUSPECT_MARKS) or names an admin-only key is rendered by
+    `to_user_row` instead."""
+    other = logs.c.other
+    names_no_key = and_(*[func.instr(other, key) == 0 for key in ADMIN_ONLY_OTHER_KEYS])
+    # `|| ''`: plain text, which json_object quotes, instead of JSON, which it would embed.
+    without_keys = func.json_remove(other, *[f"$.{key}" for key in ADMIN_ONLY_OTHER_KEYS]).op("||")("")
+    stripped = case((names_no_key, other), (func.json_valid(other) == 1, without_keys), else_=other)
+    fields: list[tuple[str, Any]] = []
+    for name in _ENTRY_COLUMN_NAMES[1:-3]:  # user_id … ip: the request ids and `other` follow
+        column = logs.c[name]
+        if name == "is_stream":
+            fields.append((name, func.json(case((column, "true"), else_="false"))))
+        elif name == "channel_id":
+            fields += [("channel", column), ("channel_name", literal("", String))]
+        else:
+            fields.append((name, column))
+
+    def row_object(*request_ids: str) -> Any:
+        named = [*fields, *[(name, logs.c[name]) for name in request_ids], ("other", stripped)]
+        return func.json_object(*[part for name, value in named for part in (literal(name, String), value)])
+
+    request_id, upstream = logs.c.request_id != "", logs.c.upstream_request_id != ""
+    text = case(
+        (and_(request_id, upstream), row_object("request_id", "upstream_request_id")),
+        (request_id, row_object("request_id")),
+        (upstream, row_object("upstream_request_id")),
+        else_=row_object(),
+    )
+    return [logs.c.id, text]
+
+
+_USER_ROW_JSON_COLUMNS = _user_row_json_columns()
+# In a row's text: an admin-only key, or a backslash in a value (JSON writes it as two).
+_SUSPECT_MARKS = (*ADMIN_ONLY_OTHER_KEYS, "\\\\")
 
 
 def list_batch(conn: Connection, filters: LogFilters, after: Cursor | None, limit: int) -> list[LogValues]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from tokenledger.api.deps import (
@@ -17,7 +17,7 @@ from tokenledger.api.deps import (
     WriterDep,
     check_admin,
 )
-from tokenledger.api.envelope import ok, page_payload
+from tokenledger.api.envelope import ok, ok_json, ok_response, page_payload
 from tokenledger.api.params import AdminFilters, AdminStatFilters, Paging, SelfFilters, SelfStatFilters
 from tokenledger.domain import timestamps
 from tokenledger.domain.errors import Invalid
@@ -104,14 +104,14 @@ def list_key_logs(
     filters: SelfFilters,
     page: Paging,
     key: Annotated[str | None, Query(description="The API key, for clients that cannot send headers.")] = None,
-) -> dict[str, Any]:
+) -> Response:
     caller = auth.authenticate_api_key(db, request.headers.get("authorization") or key or "")
     assert caller.api_key is not None
     limiter.hit("token", str(caller.api_key.id), settings.token_log_rate_limit)
     scoped = filters.scoped_to_key(caller.user.id, caller.api_key.id)
     if any(name in request.query_params for name in TOKEN_PAGING_PARAMS):
-        return ok(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
-    return ok(ledger.recent_logs(db, scoped, TOKEN_LOG_LIMIT, View.USER))
+        return ok_response(page_payload(ledger.list_logs(db, scoped, page, View.USER)))
+    return ok_json(ledger.recent_user_logs_json(db, scoped, TOKEN_LOG_LIMIT))
 
 
 @router.post("/api/log/ingest", summary="Push usage records (admin or ingest key)")
