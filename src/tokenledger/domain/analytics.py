@@ -189,41 +189,23 @@ class HourTotals:
     completion_tokens: int
 
 
-@dataclass(slots=True)
-class Metrics:
-    requests: int = 0
-    successes: int = 0
-    failures: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    quota: int = 0
+# A bucket and group's sums in this order, as a list: a chart folds thousands of hours, and an object with a
+# method call per hour made the payload a fifth slower to build (a heavy user's week by hour and model, 3,591
+# hours: 11.7 against 9.5 ms).
+_SUMMED = ("requests", "successes", "failures", "prompt_tokens", "completion_tokens", "quota")
 
-    def add(self, hour: HourTotals) -> None:
-        self.requests += hour.requests
-        self.successes += hour.successes
-        self.failures += hour.failures
-        self.prompt_tokens += hour.prompt_tokens
-        self.completion_tokens += hour.completion_tokens
-        self.quota += hour.quota
 
-    def merge(self, other: Metrics) -> None:
-        self.requests += other.requests
-        self.successes += other.successes
-        self.failures += other.failures
-        self.prompt_tokens += other.prompt_tokens
-        self.completion_tokens += other.completion_tokens
-        self.quota += other.quota
-
-    def payload(self) -> dict[str, int]:
-        return {
-            "requests": self.requests,
-            "successes": self.successes,
-            "failures": self.failures,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "total_tokens": self.prompt_tokens + self.completion_tokens,
-            "quota": self.quota,
-        }
+def _metrics(sums: Sequence[int]) -> dict[str, int]:
+    requests, successes, failures, prompt_tokens, completion_tokens, quota = sums
+    return {
+        "requests": requests,
+        "successes": successes,
+        "failures": failures,
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "quota": quota,
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -493,28 +475,40 @@ def report(query: UsageQuery, hours: Iterable[HourTotals], labels: Labels) -> di
     """The payload: hourly totals folded into the query's local buckets, one item per bucket and group
     (ordered by bucket_start, then group values), and their totals."""
     buckets: dict[int, tuple[int, str]] = {}  # hour -> (bucket_start, bucket_label)
-    cells: dict[tuple[int, tuple[int | str, ...]], Metrics] = {}
+    cells: dict[tuple[int, tuple[int | str, ...]], list[int]] = {}  # sums in _SUMMED's order
     for hour in hours:
         found = buckets.get(hour.hour)
         if found is None:
             found = buckets[hour.hour] = bucket_of(hour.hour, query.bucket, query.zone)
-        cell = cells.get((found[0], hour.key))
+        cell_key = (found[0], hour.key)
+        cell = cells.get(cell_key)
         if cell is None:
-            cell = cells[(found[0], hour.key)] = Metrics()
-        cell.add(hour)
+            cells[cell_key] = [
+                hour.requests,
+                hour.successes,
+                hour.failures,
+                hour.prompt_tokens,
+                hour.completion_tokens,
+                hour.quota,
+            ]
+        else:
+            cell[0] += hour.requests
+            cell[1] += hour.successes
+            cell[2] += hour.failures
+            cell[3] += hour.prompt_tokens
+            cell[4] += hour.completion_tokens
+            cell[5] += hour.quota
     bucket_labels = dict(buckets.values())
     # A group's fields are the same in every bucket: built once per group.
     group_fields: dict[tuple[int | str, ...], dict[str, Any]] = {}
     items: list[dict[str, Any]] = []
-    totals = Metrics()
-    for (start, key), metrics in sorted(cells.items()):
+    for (start, key), sums in sorted(cells.items()):
         fields = group_fields.get(key)
         if fields is None:
             fields = group_fields[key] = {}
             for dim, value in zip(query.group_by, key, strict=True):
                 fields.update(_group_fields(dim, value, labels))
-        items.append({"bucket_start": start, "bucket_label": bucket_labels[start], **fields, **metrics.payload()})
-        totals.merge(metrics)
+        items.append({"bucket_start": start, "bucket_label": bucket_labels[start], **fields, **_metrics(sums)})
     return {
         "bucket": query.bucket.value,
         "tz": timezones.label(query.zone),
@@ -523,7 +517,7 @@ def report(query: UsageQuery, hours: Iterable[HourTotals], labels: Labels) -> di
         "end": query.end_hour - 1,
         "group_by": [dim.value for dim in query.group_by],
         "items": items,
-        "totals": totals.payload(),
+        "totals": _metrics([sum(column) for column in zip(*cells.values(), strict=False)] or [0] * len(_SUMMED)),
     }
 
 
