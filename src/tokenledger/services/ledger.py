@@ -50,7 +50,7 @@ def recent_user_logs_json(db: Database, filters: LogFilters, limit: int) -> str:
     with db.read_logs() as conn:
         rows = logs.list_recent_user_json(conn, filters, limit)
         entries = logs.list_recent(conn, filters, limit) if rows is None else []
-    return "[" + ",".join(user_rows_json(entries) if rows is None else rows) + "]"
+    return user_rows_json(entries) if rows is None else "[" + ",".join(rows) + "]"
 
 
 def log_stat(db: Database, filters: LogFilters) -> LogStat:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.domain.filters import LIKE_ESCAPE, Cursor, LogFilters, Page, PageRequest, TextMatch
-from tokenledger.domain.log import ADMIN_ONLY_OTHER_KEYS, LogEntry, LogStat, LogType, LogValues, user_rows_json
+from tokenledger.domain.log import ADMIN_ONLY_OTHER_KEYS, LogEntry, LogStat, LogType, LogValues, user_row_json
 from tokenledger.domain.newapi import UserTotals
 from tokenledger.domain.numbers import is_decimal
 from tokenledger.store import _dialect, rollups, usage
@@ -406,7 +406,7 @@ def list_recent_user_json(conn: Connection, filters: LogFilters, limit: int) -> 
         texts.append('{"id":' + str(index + 1) + "," + text[1:])
     for entry in _by_ids(conn, list(again)):
         index = again[entry.id]
-        texts[index] = user_rows_json([entry], index + 1)[0]
+        texts[index] = user_row_json(entry, index + 1)
     return texts
 
 
