@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -15,7 +16,7 @@ from tests.backends import Databases
 from tests.store.plans import analyzed_database, plan_text
 from tokenledger.domain.filters import LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry, LogType
-from tokenledger.store import dsn, logs
+from tokenledger.store import _dialect, dsn, logs, rollups
 from tokenledger.store.database import Database, server_engine
 
 
@@ -101,3 +102,40 @@ def test_a_keys_rows_are_estimated_as_the_keys_not_as_a_fraction_of_them(postgre
     scan = next(line for line in plan.splitlines() if "Scan" in line)
     estimated = int(scan.split(" rows=")[1].split()[0])
     assert estimated >= 20, plan  # the key has 40 rows; the default selectivity would say 1
+
+
+def test_a_patterns_values_are_found_by_a_seek_each(databases: Databases, tmp_path: Path) -> None:
+    """One recursive statement finds a pattern's values (rollups.values_like), each step a seek of the
+    rollups' key past the value before: the rows it reads are the values found, not each value's hours."""
+    models = ("gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts", "gpt-5")
+    entries = [
+        LogEntry(id=0, user_id=1, created_at=1_790_000_000 + hour * 3600, type=LogType.CONSUME, model_name=model)
+        for hour in range(300)
+        for model in models
+    ]
+    database = analyzed_database(databases, "postgresql", tmp_path, entries)
+    try:
+        with database.write_logs() as conn:
+            _dialect.refresh_statistics(conn, ("log_rollups",))
+        with database.read_logs() as conn:
+            values = rollups.values_like(conn, "model_name", TextMatch("gpt-4o%", is_pattern=True), 32)
+            _, _, recursive = rollups._values_like_statements(
+                rollups._BY_DIMENSIONS[frozenset(("model_name",))].code, True
+            )
+            compiled = recursive.compile(dialect=conn.dialect)
+            params = {**compiled.params, "pattern": "gpt-4o%", "prefix": "gpt-4o", "upper": "gpt-4p", "limit": 32}
+            plan = conn.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + str(compiled), params).scalar_one()
+    finally:
+        database.dispose()
+    assert values == ["gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts"]
+
+    def scans(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        if node.get("Relation Name") == "log_rollups":
+            yield node
+        for child in node.get("Plans", []):
+            yield from scans(child)
+
+    found = list(scans(plan[0]["Plan"]))
+    assert found and all(node["Node Type"] in ("Index Only Scan", "Index Scan") for node in found), found
+    read = sum(node["Actual Rows"] * node["Actual Loops"] + node.get("Rows Removed by Filter", 0) for node in found)
+    assert read < 20, f"{read} rollup rows read for 3 values of 300 hours each"

@@ -23,12 +23,25 @@ range holds next to none).
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Select,
+    String,
+    bindparam,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from tokenledger.domain.filters import LIKE_ESCAPE, LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry
@@ -189,31 +202,65 @@ def _text(column: Any, match: TextMatch | str) -> ColumnElement[bool]:
 def values_like(conn: Connection, dimension: str, pattern: TextMatch, limit: int) -> list[str] | None:
     """The distinct values a text dimension (`username`, `model_name`, …) has had in any log that match
     the LIKE `pattern`, in order; None when more than `limit` do. The rollups hold every value ever logged,
-    so this reads one index seek per value found (within the pattern's literal prefix), never the logs."""
-    scope = _BY_DIMENSIONS[frozenset((dimension,))]
-    where = [
-        log_rollups.c.scope == scope.code,
-        log_rollups.c.key1 == 0,
-        log_rollups.c.key2 == 0,
-        log_rollups.c.key_text.like(pattern.value, escape=LIKE_ESCAPE),
-    ]
+    so this reads one index seek per value found (within the pattern's literal prefix), never the logs.
+
+    PostgreSQL and SQLite seek them all in one recursive statement; MySQL and MariaDB, which answer its
+    correlated "next value" by scanning from the scope's first key (see docs/performance.md, "Charts
+    grouped by a key"), in one statement per value. The statements are built once (_values_like_statements):
+    on PostgreSQL, building `gpt-4o%`'s five statements and running them took 2.6 ms, the recursive one
+    built each time 1.9, built once 0.6."""
     prefix = pattern.literal_prefix
-    if prefix and prefix[-1] != chr(sys.maxunicode):
-        # Every table compares these texts code point by code point: the prefix's successor bounds it.
-        where.append(log_rollups.c.key_text < prefix[:-1] + chr(ord(prefix[-1]) + 1))
-    found: list[str] = []
-    while True:
-        # One lower bound only: given two, an engine may seek by the looser one and filter by the other.
-        after = [log_rollups.c.key_text > found[-1]] if found else [log_rollups.c.key_text >= prefix]
-        # The first in index order rather than min(): beside a LIKE, MariaDB computed min() by reading every
-        # row of the range (each value's rows for every hour) instead of stopping at the first.
-        first = select(log_rollups.c.key_text).where(*where, *after).order_by(log_rollups.c.key_text).limit(1)
-        value = conn.execute(first).scalar()
-        if value is None:
-            return found
+    # Every table compares these texts code point by code point: the prefix's successor bounds it.
+    bounded = bool(prefix) and prefix[-1] != chr(sys.maxunicode)
+    upper = prefix[:-1] + chr(ord(prefix[-1]) + 1) if bounded else ""
+    first, following, recursive = _values_like_statements(_BY_DIMENSIONS[frozenset((dimension,))].code, bounded)
+    params: dict[str, Any] = {"pattern": pattern.value, "prefix": prefix, "upper": upper, "limit": limit}
+    if conn.dialect.name != "mysql":
+        found = [str(value) for value in conn.execute(recursive, params).scalars()]
+        return None if len(found) > limit else found
+    found = []
+    value = conn.execute(first, params).scalar()
+    while value is not None:
         if len(found) == limit:
             return None
         found.append(str(value))
+        value = conn.execute(following, {**params, "after": value}).scalar()
+    return found
+
+
+@functools.cache
+def _values_like_statements(scope_code: int, bounded: bool) -> tuple[Select[Any], Select[Any], Select[Any]]:
+    """`values_like`'s statements for a scope, with `upper` bounding the values or not: the first value
+    (at or after `prefix`), the first after `after`, and every value (up to `limit` + 1) in one recursive
+    statement, each a seek of the scope's index."""
+    key_text = log_rollups.c.key_text
+    where = [
+        log_rollups.c.scope == scope_code,
+        log_rollups.c.key1 == 0,
+        log_rollups.c.key2 == 0,
+        key_text.like(bindparam("pattern", type_=String), escape=LIKE_ESCAPE),
+    ]
+    if bounded:
+        where.append(key_text < bindparam("upper", type_=String))
+
+    def first_after(after: ColumnElement[bool]) -> Select[Any]:
+        # One lower bound only: given two, an engine may seek by the looser one and filter by the other.
+        # The first in index order rather than min(): beside a LIKE, MariaDB computed min() by reading every
+        # row of the range (each value's rows for every hour) instead of stopping at the first.
+        return select(key_text).where(*where, after).order_by(key_text).limit(1)
+
+    first = first_after(key_text >= bindparam("prefix", type_=String))
+    following = first_after(key_text > bindparam("after", type_=String))
+    values = select(first.scalar_subquery().label("value"), literal(1, Integer).label("n")).cte(
+        "pattern_values", recursive=True
+    )
+    values = values.union_all(
+        select(first_after(key_text > values.c.value).scalar_subquery(), values.c.n + 1).where(
+            values.c.value.is_not(None), values.c.n <= bindparam("limit", type_=Integer)
+        )
+    )
+    recursive = select(values.c.value).where(values.c.value.is_not(None)).order_by(values.c.n)
+    return first, following, recursive
 
 
 def _scope_for(filters: LogFilters) -> _Scope | None:
