@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ClauseElement, Connection, Row
 
 from tests.backends import Databases
-from tokenledger.domain.log import LogEntry
+from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import _dialect, logs, migrate
 from tokenledger.store.database import Database
 
@@ -38,3 +38,14 @@ def analyzed_database(databases: Databases, backend: str, tmp_path: Path, entrie
         logs.insert_logs(conn, entries)
         _dialect.refresh_statistics(conn, ("logs",))
     return database
+
+
+def models_over_hours() -> list[LogEntry]:
+    """Logs of four models (three matching `gpt-4o%`) in each of 300 hours: a pattern's values each have a
+    rollup row per hour, which a scan would read and a seek per value does not."""
+    models = ("gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts", "gpt-5")
+    return [
+        LogEntry(id=0, user_id=1, created_at=1_790_000_000 + hour * 3600, type=LogType.CONSUME, model_name=model)
+        for hour in range(300)
+        for model in models
+    ]

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Connection
 
 from tests.backends import Databases
-from tests.store.plans import analyzed_database, explain
+from tests.store.plans import analyzed_database, explain, models_over_hours
 from tokenledger.domain.filters import Cursor, LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import logs, rollups
@@ -60,13 +60,7 @@ def _handler_reads(conn: Connection) -> dict[str, int]:
 def test_a_patterns_values_are_found_without_reading_each_values_hours(databases: Databases, tmp_path: Path) -> None:
     """Beside a LIKE, MariaDB computed min(key_text) by reading every rollup row of the range: each value's
     row for every hour it was logged in. Each value must cost a seek and a step or two, whatever its hours."""
-    models = ("gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts", "gpt-5")
-    entries = [
-        LogEntry(id=0, user_id=1, created_at=1_790_000_000 + hour * 3600, type=LogType.CONSUME, model_name=model)
-        for hour in range(300)
-        for model in models
-    ]
-    database = analyzed_database(databases, "mysql", tmp_path, entries)
+    database = analyzed_database(databases, "mysql", tmp_path, models_over_hours())
     try:
         with database.read_logs() as conn:
             before = _handler_reads(conn)

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.backends import Databases
-from tests.store.plans import analyzed_database, plan_text
+from tests.store.plans import analyzed_database, models_over_hours, plan_text
 from tokenledger.domain.filters import LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import _dialect, dsn, logs, rollups
@@ -107,13 +107,7 @@ def test_a_keys_rows_are_estimated_as_the_keys_not_as_a_fraction_of_them(postgre
 def test_a_patterns_values_are_found_by_a_seek_each(databases: Databases, tmp_path: Path) -> None:
     """One recursive statement finds a pattern's values (rollups.values_like), each step a seek of the
     rollups' key past the value before: the rows it reads are the values found, not each value's hours."""
-    models = ("gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts", "gpt-5")
-    entries = [
-        LogEntry(id=0, user_id=1, created_at=1_790_000_000 + hour * 3600, type=LogType.CONSUME, model_name=model)
-        for hour in range(300)
-        for model in models
-    ]
-    database = analyzed_database(databases, "postgresql", tmp_path, entries)
+    database = analyzed_database(databases, "postgresql", tmp_path, models_over_hours())
     try:
         with database.write_logs() as conn:
             _dialect.refresh_statistics(conn, ("log_rollups",))
