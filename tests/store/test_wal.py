@@ -6,6 +6,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 from tokenledger.store.database import SQLITE_CHECKPOINT_PAGES, Database
@@ -17,7 +18,8 @@ def _rows_in_file(path: Path) -> int:
     only): what a checkpoint has copied so far; -1 while a checkpoint is midway through writing the file
     (immutable=1 takes no lock, so such a read can see a malformed file)."""
     try:
-        with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as conn:
+        # closing(): sqlite3's own context manager ends a transaction but leaves the connection open.
+        with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as conn:
             tables = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 't'").fetchone()[0]
             return int(conn.execute("SELECT count(*) FROM t").fetchone()[0]) if tables else 0
     except sqlite3.DatabaseError:
