@@ -49,8 +49,10 @@ def recent_user_logs_json(db: Database, filters: LogFilters, limit: int) -> str:
     own logs (up to 1,000 rows), sent as it is."""
     with db.read_logs() as conn:
         rows = logs.list_recent_user_json(conn, filters, limit)
-        entries = logs.list_recent(conn, filters, limit) if rows is None else []
-    return user_rows_json(entries) if rows is None else "[" + ",".join(rows) + "]"
+        if rows is not None:
+            return "[" + ",".join(rows) + "]"
+        entries = logs.list_recent(conn, filters, limit)
+    return user_rows_json(entries)
 
 
 def log_stat(db: Database, filters: LogFilters) -> LogStat:
