@@ -726,8 +726,10 @@ def _newest_listed_in_windows(
     if not walked_matches and (whole := listed_whole_if_few()) is not None:
         return whole
     first_growth = max(limit / max(walked_matches, 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
-    for step, window in enumerate(_widening_windows(conn, scope, walked_rows, first_growth)):
-        found = newest(listing.among([window, *_conditions(scope)]), window)
+    for step, (since, newest_at) in enumerate(_widening_windows(conn, scope, walked_rows, first_growth)):
+        window = logs.c.created_at >= since
+        days = listing.within_days(conn, since, newest_at)
+        found = newest(days.among([window, *_conditions(scope)]), window)
         if len(found) == limit:
             return found
         if step == 0 and walked_matches and (whole := listed_whole_if_few()) is not None:
@@ -737,10 +739,11 @@ def _newest_listed_in_windows(
 
 def _widening_windows(
     conn: Connection, scope: LogFilters, walked_rows: int, first_growth: float
-) -> Iterator[ColumnElement[bool]]:
-    """`created_at` bounds of ever longer windows of the scope's newest rows: the first `first_growth`
-    times as long as the scope's newest `walked_rows` rows span, each next one SEARCH_WINDOW_GROWTH times
-    as long as the one before, until one would hold every row of the scope."""
+) -> Iterator[tuple[int, int]]:
+    """Ever longer windows of the scope's newest rows, as (the window's first `created_at`, the scope's
+    newest): the first `first_growth` times as long as the scope's newest `walked_rows` rows span, each
+    next one SEARCH_WINDOW_GROWTH times as long as the one before, until one would hold every row of the
+    scope. Reads see one snapshot, so no row of the scope is newer than the newest found here."""
     newest_first = select(logs.c.created_at).where(*_conditions(scope)).order_by(*_ORDER)
     newest_at = conn.execute(newest_first.limit(1)).scalar()
     walked_from = conn.execute(newest_first.offset(walked_rows - 1).limit(1)).scalar()
@@ -749,7 +752,7 @@ def _widening_windows(
         return
     span = max(int(newest_at) - int(walked_from), 1) * first_growth
     while int(newest_at) - span > int(oldest_at):
-        yield logs.c.created_at >= int(newest_at - span)
+        yield int(newest_at - span), int(newest_at)
         span *= SEARCH_WINDOW_GROWTH
 
 
