@@ -1,6 +1,6 @@
 """PostgreSQL lists a search window of a few days from the day-terms index (migration 0012): the same
 matches as the words' own index, whatever its parser makes of the words (split, cut, non-ASCII), at day
-edges too, and through that index."""
+edges too, and through that index; and search lists so rather than walk further."""
 
 from __future__ import annotations
 
@@ -12,8 +12,10 @@ from sqlalchemy import select
 
 from tests.backends import Databases
 from tests.store.plans import analyzed_database, plan_text
+from tokenledger.domain.filters import LogFilters
 from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import _dialect
+from tokenledger.store import logs as log_store
 from tokenledger.store.database import Connection, Database
 from tokenledger.store.schema import logs
 
@@ -113,3 +115,32 @@ def test_the_day_terms_index_lists_a_windows_matches(postgresql_db: Database) ->
         assert listing.day_query is not None
         plan = plan_text(conn, select(logs.c.id).where(listing.among([logs.c.created_at >= since])))
         assert "ix_logs_content_day_terms" in plan, plan
+
+
+def test_search_lists_a_few_days_terms_rather_than_walk_further(
+    postgresql_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a walk that found too few, a longer walk is not taken when the first window's days are listed
+    from their terms, though the cost model (which prices the listing as the whole index) would take it."""
+    monkeypatch.setattr(_dialect, "POSTGRESQL_WALK_ROWS", 2)
+    monkeypatch.setattr(_dialect, "POSTGRESQL_LISTED_MATCH_COST", 10**9)
+    walks: list[int] = []
+    walk_newest = log_store._newest_among_newest
+
+    def recorded(conn: Connection, scope: LogFilters, condition: object, rows: int, limit: int) -> object:
+        walks.append(rows)
+        return walk_newest(conn, scope, condition, rows, limit)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(log_store, "_newest_among_newest", recorded)
+
+    def search() -> list[int]:
+        walks.clear()
+        with postgresql_db.read_logs() as conn:
+            return [entry.id for entry in log_store.search(conn, "overloaded", 20, LogFilters(user_id=2))]
+
+    by_days = search()
+    assert walks == [2]
+    monkeypatch.setattr(_dialect, "MAX_DAY_TERMS", 0)
+    walked_further = search()
+    assert len(walks) == 2 and walks[1] > 2
+    assert by_days == walked_further and len(by_days) == 20

@@ -68,6 +68,14 @@ PLANS = {
         (logs, "SEARCH_WINDOW_SLACK", 0.0),
         (logs, "SEARCH_WINDOW_GROWTH", 2),
     ],
+    "matches listed in windows from the words' own index, not their days' terms": [
+        (_dialect, "MYSQL_WALK_ROWS", 1),
+        (_dialect, "POSTGRESQL_WALK_ROWS", 1),
+        (_dialect, "MAX_DAY_TERMS", 0),
+        (logs, "SEARCH_FEW_MATCHES", 0),
+        (logs, "SEARCH_WINDOW_SLACK", 0.0),
+        (logs, "SEARCH_WINDOW_GROWTH", 2),
+    ],
     "matches few enough to be listed whole": [
         (_dialect, "MYSQL_WALK_ROWS", 1),
         (_dialect, "POSTGRESQL_WALK_ROWS", 1),
@@ -106,12 +114,14 @@ PLANS = {
         (_dialect, "POSTGRESQL_WALK_ROWS", 2),
         (_dialect, "MYSQL_LISTED_MATCH_COST", 10**9),
         (_dialect, "POSTGRESQL_LISTED_MATCH_COST", 10**9),
+        (_dialect, "MAX_DAY_TERMS", 0),  # else PostgreSQL lists a few days' terms rather than walk further
     ],
     "a longer walk that still finds too few, then the listing": [
         (_dialect, "MYSQL_WALK_ROWS", 2),
         (_dialect, "POSTGRESQL_WALK_ROWS", 2),
         (_dialect, "MYSQL_LISTED_MATCH_COST", 10**9),
         (_dialect, "POSTGRESQL_LISTED_MATCH_COST", 10**9),
+        (_dialect, "MAX_DAY_TERMS", 0),
         (_dialect, "LONGEST_WALK", 3),
         (logs, "SEARCH_FEW_MATCHES", 0),
     ],

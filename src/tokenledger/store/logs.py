@@ -558,12 +558,17 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return found if found is not None else newest(content.listed)
     if content.listing is not None:
         tested = wanted(content.condition)
+        listing = content.listing
         found, complete, walked = _walk_newest(
-            conn, content, limit, lambda rows: _newest_among_newest(conn, scope, tested, rows, limit)
+            conn,
+            content,
+            limit,
+            lambda rows: _newest_among_newest(conn, scope, tested, rows, limit),
+            lambda rows, matches: _first_window_by_days(conn, scope, listing, rows, matches, limit),
         )
         if complete:
             return found
-        return _newest_listed_in_windows(conn, scope, content.listing, walked, len(found), limit, newest)
+        return _newest_listed_in_windows(conn, scope, listing, walked, len(found), limit, newest)
     found, complete, _ = _walk_newest(
         conn, content, limit, lambda rows: _newest_walked(conn, scope, rows, newest, content.condition)
     )
@@ -633,15 +638,19 @@ def _walk_newest(
     content: _dialect.ContentMatch,
     limit: int,
     walk: Callable[[int], tuple[list[LogEntry], bool]],
+    listed_by_days: Callable[[int, int], bool] = lambda rows, matches: False,
 ) -> tuple[list[LogEntry], bool, int]:
     """`walk(rows)` over the scope's newest `content.walk_rows` rows, then over more of them when the
     match says a longer walk costs less than listing (`further_walk`): what it found, whether that is the
-    answer (a full page, or every row of the scope walked), and how many rows the last walk covered."""
+    answer (a full page, or every row of the scope walked), and how many rows the last walk covered.
+    `listed_by_days(rows, matches)` says whether, after a walk of `rows` that found `matches`, the listing
+    would read a few days' terms only (PostgreSQL): that costs little next to a longer walk, which is not
+    taken then."""
     rows = content.walk_rows
     found, complete = walk(rows)
     if not complete and len(found) < limit and content.further_walk is not None:
         further = content.further_walk(conn, rows, len(found), limit)
-        if further is not None and further > rows:
+        if further is not None and further > rows and not listed_by_days(rows, len(found)):
             rows = further
             found, complete = walk(rows)
     return found, complete or len(found) == limit, rows
@@ -725,7 +734,7 @@ def _newest_listed_in_windows(
 
     if not walked_matches and (whole := listed_whole_if_few()) is not None:
         return whole
-    first_growth = max(limit / max(walked_matches, 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
+    first_growth = _first_window_growth(walked_matches, limit)
     for step, (since, newest_at) in enumerate(_widening_windows(conn, scope, walked_rows, first_growth)):
         window = logs.c.created_at >= since
         days = listing.within_days(conn, since, newest_at)
@@ -735,6 +744,26 @@ def _newest_listed_in_windows(
         if step == 0 and walked_matches and (whole := listed_whole_if_few()) is not None:
             return whole
     return newest(listing.among())
+
+
+def _first_window_growth(walked_matches: int, limit: int) -> float:
+    """How many times longer than the walk's span the first listed window is: as many as the walk's matches
+    say it takes to find a page, with some slack."""
+    return max(limit / max(walked_matches, 1) * SEARCH_WINDOW_SLACK, SEARCH_WINDOW_GROWTH)
+
+
+def _first_window_by_days(
+    conn: Connection,
+    scope: LogFilters,
+    listing: _dialect.IndexListing,
+    walked_rows: int,
+    walked_matches: int,
+    limit: int,
+) -> bool:
+    """Whether the first window `_newest_listed_in_windows` would list after this walk is read from its
+    days' terms (see `IndexListing.within_days`)."""
+    first = next(_widening_windows(conn, scope, walked_rows, _first_window_growth(walked_matches, limit)), None)
+    return first is not None and listing.within_days(conn, *first).day_query is not None
 
 
 def _widening_windows(
