@@ -13,7 +13,8 @@ lexemes, so both index the same words (its parser splits `1e5abc` or `123e4567e8
 its rules would drift). A lexeme is kept to its first 200 characters (a term may not pass 2,046 bytes);
 search does not ask day terms for longer words.
 
-Building the index reads every log: minutes at 10M rows, during which writes to `logs` wait. Other
+Building the index reads every log: minutes at 10M rows, during which writes to `logs` wait. Each new
+log then costs its words' vector a second time (about 20 µs). Other
 engines: nothing to do (SQLite reads its FTS5 matches by id, MySQL walks the newest rows).
 """
 
@@ -39,14 +40,21 @@ def _applies() -> bool:
 def upgrade() -> None:
     if not _applies():
         return
-    # The same text the first index is built on, its lexemes joined by spaces (a lexeme of these words
-    # holds no space), each cut to 200 characters and prefixed with the day.
+    # The first index's lexemes joined by spaces (a lexeme of these words holds no space), each prefixed
+    # with the day. Content shorter than 200 bytes has no lexeme to cut, and is prefixed by a plain
+    # replace: 20 µs a row against 17 for the first index's vector, where the regular expression that
+    # cuts took 190.
+    words = (
+        "array_to_string(tsvector_to_array(to_tsvector('simple', "
+        "regexp_replace(content, '[^[:alnum:]]+', ' ', 'g'))), ' ')"
+    )
+    day = "(created_at / 86400)::text"
     op.execute(
         f"CREATE FUNCTION {FUNCTION}(content text, created_at bigint) RETURNS tsvector "
         "LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ "
-        "SELECT array_to_tsvector(string_to_array(regexp_replace(array_to_string(tsvector_to_array("
-        "to_tsvector('simple', regexp_replace(content, '[^[:alnum:]]+', ' ', 'g'))), ' '), "
-        "'([^ ]{1,200})[^ ]*', (created_at / 86400)::text || '/\\1', 'g'), ' ')) $$"
+        "SELECT array_to_tsvector(string_to_array(CASE WHEN octet_length(content) < 200 "
+        f"THEN coalesce({day} || '/' || replace(nullif({words}, ''), ' ', ' ' || {day} || '/'), '') "
+        f"ELSE regexp_replace({words}, '([^ ]{{1,200}})[^ ]*', {day} || '/\\1', 'g') END, ' ')) $$"
     )
     op.execute(f"CREATE INDEX {INDEX} ON logs USING gin ({FUNCTION}(content, created_at))")
     op.execute("ANALYZE logs")
