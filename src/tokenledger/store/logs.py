@@ -386,19 +386,17 @@ def list_recent(conn: Connection, filters: LogFilters, limit: int) -> list[LogEn
 
 def list_recent_user_json(conn: Connection, filters: LogFilters, limit: int) -> list[str] | None:
     """`list_recent`'s rows in the user view (`to_user_row`, positions from 1), each as JSON text written
-    by SQLite or PostgreSQL (see _user_row_json_columns and _user_row_text_columns); None on MySQL, whose
-    rows `to_user_row` renders.
+    by SQLite (see _user_row_json_columns); None on other engines, whose rows `to_user_row` renders.
 
     For an API key's 1,000 newest rows, Python then handles one string per row instead of twenty values,
-    an entry and a dict (12.1 against 16.3 ms at 1M rows on SQLite, the JSON of the answer included).
-    SQLite keeps the numbers of a stripped `other` as they were written (`1.50`, `1e5`), where
-    `to_user_row` writes them again (`1.5`, `100000.0`): the same JSON values."""
-    columns = _USER_ROW_JSON_COLUMNS.get(conn.dialect.name)
-    if columns is None:
+    an entry and a dict (12.1 against 16.3 ms at 1M rows, the JSON of the answer included). SQLite keeps
+    the numbers of a stripped `other` as they were written (`1.50`, `1e5`), where `to_user_row` writes
+    them again (`1.5`, `100000.0`): the same JSON values."""
+    if conn.dialect.name != "sqlite":
         return None
-    rows = _dialect.driver_rows(conn, _newest(conn, filters, limit=limit, columns=columns))
+    rows = _dialect.driver_rows(conn, _newest(conn, filters, limit=limit, columns=_USER_ROW_JSON_COLUMNS))
     texts: list[str] = []
-    # Rows the database cannot be trusted to have stripped: log id → index.
+    # Rows SQLite cannot be trusted to have stripped (see _user_row_json_columns): log id → index.
     again: dict[int, int] = {}
     for index, (log_id, text) in enumerate(rows):
         for mark in _SUSPECT_MARKS:  # `in` each: a regular expression of the three took four times as long
@@ -410,18 +408,6 @@ def list_recent_user_json(conn: Connection, filters: LogFilters, limit: int) -> 
         index = again[entry.id]
         texts[index] = user_row_json(entry, index + 1)
     return texts
-
-
-def _user_row_fields() -> list[tuple[str, Any]]:
-    """The user view's fields from `user_id` to `ip`, in `to_row`'s order, as (name, column or constant);
-    the request ids (left out when empty) and `other` follow them."""
-    fields: list[tuple[str, Any]] = []
-    for name in _ENTRY_COLUMN_NAMES[1:-3]:
-        if name == "channel_id":
-            fields += [("channel", logs.c.channel_id), ("channel_name", "")]
-        else:
-            fields.append((name, logs.c[name]))
-    return fields
 
 
 def _user_row_json_columns() -> list[Any]:
@@ -441,13 +427,14 @@ def _user_row_json_columns() -> list[Any]:
     without_keys = func.json_remove(other, *[f"$.{key}" for key in ADMIN_ONLY_OTHER_KEYS]).op("||")("")
     stripped = case((names_no_key, other), (func.json_valid(other) == 1, without_keys), else_=other)
     fields: list[tuple[str, Any]] = []
-    for name, value in _user_row_fields():
-        if isinstance(value, str):
-            fields.append((name, literal(value, String)))
-        elif name == "is_stream":
-            fields.append((name, func.json(case((value, "true"), else_="false"))))
+    for name in _ENTRY_COLUMN_NAMES[1:-3]:  # user_id … ip: the request ids and `other` follow
+        column = logs.c[name]
+        if name == "is_stream":
+            fields.append((name, func.json(case((column, "true"), else_="false"))))
+        elif name == "channel_id":
+            fields += [("channel", column), ("channel_name", literal("", String))]
         else:
-            fields.append((name, value))
+            fields.append((name, column))
 
     def row_object(*request_ids: str) -> Any:
         named = [*fields, *[(name, logs.c[name]) for name in request_ids], ("other", stripped)]
@@ -463,22 +450,7 @@ def _user_row_json_columns() -> list[Any]:
     return [logs.c.id, text]
 
 
-def _user_row_text_columns() -> list[Any]:
-    """What PostgreSQL selects to write a row's user view: its id, and the JSON object `to_row` would
-    give, built as text (`_dialect.json_member_text`), request ids left out when empty. `other` is kept
-    as it is: a row whose text names an admin-only key, or holds a backslash that could spell one, is
-    rendered by `to_user_row` instead (_SUSPECT_MARKS)."""
-    parts: list[Any] = [literal_column("'{'")]
-    for index, (name, value) in enumerate(_user_row_fields()):
-        parts += _dialect.json_member_text(name, value, first=index == 0)
-    for name in ("request_id", "upstream_request_id"):
-        column = logs.c[name]
-        parts.append(case((column != "", func.concat(*_dialect.json_member_text(name, column))), else_=""))
-    parts += [*_dialect.json_member_text("other", logs.c.other), literal_column("'}'")]
-    return [logs.c.id, func.concat(*parts)]
-
-
-_USER_ROW_JSON_COLUMNS = {"sqlite": _user_row_json_columns(), "postgresql": _user_row_text_columns()}
+_USER_ROW_JSON_COLUMNS = _user_row_json_columns()
 # In a row's text: an admin-only key, or a backslash in a value (JSON writes it as two).
 _SUSPECT_MARKS = (*ADMIN_ONLY_OTHER_KEYS, "\\\\")
 
