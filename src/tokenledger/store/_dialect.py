@@ -78,9 +78,10 @@ POSTGRESQL_WALK_ROWS = 1_000
 # When that walk finds too few, a longer one is taken if the density it found says it costs less than the
 # listing, and it is bounded at the listing's cost (and LONGEST_WALK rows). In µs: on MySQL, a FULLTEXT
 # match listed costs about 12 (the index lists every match in the table, and each match's row is read to
-# sort it: 437 ms for 37,000 at 10M rows) and a walked row up to 5; on PostgreSQL, the window listing
-# reads the GIN posting list for each window (0.5 µs a match, most searches taking one to three windows)
-# and a walked row costs about 9.
+# sort it: 437 ms for 37,000 at 10M rows) and a walked row up to 5; on PostgreSQL, a window longer than
+# MAX_DAY_TERMS days reads the GIN posting list (0.5 µs a match, most searches taking one to three windows)
+# and a walked row costs about 9. A PostgreSQL window of fewer days reads only its days' terms: search does
+# not walk further then (logs._first_window_by_days), whatever this model says.
 MYSQL_LISTED_MATCH_COST = 12
 MYSQL_WALKED_ROW_COST = 5
 POSTGRESQL_LISTED_MATCH_COST = 1.5
