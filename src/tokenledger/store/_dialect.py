@@ -204,8 +204,8 @@ class IndexListing:
         first_day, last_day = since // DAY_SECONDS, until // DAY_SECONDS
         if last_day - first_day >= MAX_DAY_TERMS:
             return self
-        words = conn.execute(text("SELECT to_tsquery('simple', :ts_query)::text"), {"ts_query": self.ts_query})
-        plain = str(words.scalar_one())
+        parsed = conn.execute(text("SELECT to_tsquery('simple', :ts_query)::text"), {"ts_query": self.ts_query})
+        plain = str(parsed.scalar_one())
         lexemes = _QUOTED_LEXEME.findall(plain)
         if (
             not lexemes
