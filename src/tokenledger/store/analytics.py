@@ -73,13 +73,14 @@ def _sums(table: Table) -> list[Any]:
     """Requests, successes (consume rows) and failures (error rows), then quota and token sums: one row per
     group and hour whatever the types counted, so the domain adds them without looking at types."""
     count = table.c["count"]
+    total = _dialect.integer_sum
     return [
-        func.sum(count).label("requests"),
-        func.sum(case((table.c.type == int(LogType.CONSUME), count), else_=0)).label("successes"),
-        func.sum(case((table.c.type == int(LogType.ERROR), count), else_=0)).label("failures"),
-        func.sum(table.c.quota).label("quota"),
-        func.sum(table.c.prompt_tokens).label("prompt_tokens"),
-        func.sum(table.c.completion_tokens).label("completion_tokens"),
+        total(count).label("requests"),
+        total(case((table.c.type == int(LogType.CONSUME), count), else_=0)).label("successes"),
+        total(case((table.c.type == int(LogType.ERROR), count), else_=0)).label("failures"),
+        total(table.c.quota).label("quota"),
+        total(table.c.prompt_tokens).label("prompt_tokens"),
+        total(table.c.completion_tokens).label("completion_tokens"),
     ]
 
 
