@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 
-from tokenledger.store.database import SQLITE_CHECKPOINT_PAGES, Database
+from tokenledger.store.database import SQLITE_CHECKPOINT_PAGES, Connection, Database
 from tokenledger.store.wal import WalCheckpointer
 
 
@@ -97,7 +97,7 @@ class _StopWhileClearing(threading.Event):
 def test_a_stop_that_lands_while_the_thread_clears_its_wake_up_still_stops_it(tmp_path: Path) -> None:
     db = Database(f"sqlite:///{tmp_path / 'ledger.db'}")
     try:
-        checkpointer = WalCheckpointer(db._logs.reader, interval=0.01)
+        checkpointer = WalCheckpointer(db._logs.reader, SQLITE_CHECKPOINT_PAGES, interval=0.01)
         checkpointer._pending = _StopWhileClearing(checkpointer)
         checkpointer.committed()
         thread = checkpointer._thread
@@ -105,5 +105,67 @@ def test_a_stop_that_lands_while_the_thread_clears_its_wake_up_still_stops_it(tm
         thread.join(timeout=5)
         assert not thread.is_alive(), "the thread waits for a commit after it was told to stop"
         assert checkpointer.checkpoints == 1
+    finally:
+        db.dispose()
+
+
+def _wal_frames(path: Path) -> int:
+    """Frames in the WAL now (a PASSIVE checkpoint reports them; with nothing left to copy it copies none)."""
+    with closing(sqlite3.connect(path)) as conn:
+        return int(conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1])
+
+
+def _insert_rows(conn: Connection, count: int) -> None:
+    """`count` rows of 2 KB each: about one WAL frame (page) per two rows."""
+    conn.exec_driver_sql(
+        "WITH RECURSIVE n(v) AS (SELECT 1 UNION ALL SELECT v + 1 FROM n WHERE v < ?) "
+        "INSERT INTO t SELECT v, zeroblob(2000) FROM n",
+        (count,),
+    )
+
+
+def test_a_wal_the_writer_keeps_growing_is_copied_whole_and_restarted(tmp_path: Path) -> None:
+    # Writes that never pause: a transaction is open while the checkpoint runs, so a PASSIVE checkpoint
+    # cannot copy its frames, and the WAL would never start again from its beginning.
+    path = tmp_path / "ledger.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.write_logs() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n INTEGER, filler TEXT)")
+            _insert_rows(conn, 200)
+        checkpointer = WalCheckpointer(db._logs.reader, restart_frames=50)
+        started = threading.Event()
+
+        def write_meanwhile() -> None:
+            with db.write_logs() as conn:
+                _insert_rows(conn, 200)
+                started.set()
+                time.sleep(0.3)
+
+        writer = threading.Thread(target=write_meanwhile)
+        writer.start()
+        assert started.wait(5)
+        checkpointer.checkpoint()
+        writer.join()
+        assert checkpointer.restarts == 1
+        # The checkpoint waited for that transaction and copied its frames too: the next commit starts the
+        # WAL over, so it holds that commit's frames only.
+        with db.write_logs() as conn:
+            conn.exec_driver_sql("INSERT INTO t (n) VALUES (0)")
+        assert _wal_frames(path) < 10
+    finally:
+        db.dispose()
+
+
+def test_a_wal_below_the_limit_is_only_copied_as_far_as_it_can_be(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.write_logs() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n INTEGER)")
+            conn.exec_driver_sql("INSERT INTO t (n) VALUES (1)")
+        checkpointer = WalCheckpointer(db._logs.reader, restart_frames=SQLITE_CHECKPOINT_PAGES)
+        checkpointer.checkpoint()
+        assert (checkpointer.checkpoints, checkpointer.restarts) == (1, 0)
     finally:
         db.dispose()

@@ -41,7 +41,8 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 SQLITE_WRITER_CACHE_KIB = 64 * 1024
 # SQLite's own checkpoint, a safety net behind the checkpoint thread (store.wal): it runs inside a commit
-# only when the thread has fallen this far behind (~160 MB of WAL).
+# only when the thread has fallen this far behind (~160 MB of WAL). The thread itself waits for the writer
+# to copy the whole WAL once this much is left after its checkpoint.
 SQLITE_CHECKPOINT_PAGES = 40_000
 SQLITE_READERS = 32
 CONNECT_TIMEOUT_SECONDS = 10
@@ -160,7 +161,7 @@ class _Engines:
                 self.reader = _sqlite_engine(self.url, immediate=False)
                 self.writer = _sqlite_engine(self.url, immediate=True)
                 if _sqlite_file(self.url) is not None:
-                    checkpointer = self.checkpointer = WalCheckpointer(self.reader)
+                    checkpointer = self.checkpointer = WalCheckpointer(self.reader, SQLITE_CHECKPOINT_PAGES)
                     event.listen(self.writer, "commit", lambda _conn: checkpointer.committed())
             else:
                 self.writer = server_engine(self.url)
