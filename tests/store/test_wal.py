@@ -157,6 +157,31 @@ def test_a_wal_the_writer_keeps_growing_is_copied_whole_and_restarted(tmp_path: 
         db.dispose()
 
 
+def test_a_reader_on_an_old_snapshot_keeps_writers_going(tmp_path: Path) -> None:
+    # A long read (a backup, say) needs frames the WAL holds: it cannot start over before the read ends,
+    # so the checkpoint copies what it can and does not hold writers back waiting for it.
+    path = tmp_path / "ledger.db"
+    db = Database(f"sqlite:///{path}")
+    try:
+        with db.write_logs() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (n INTEGER, filler TEXT)")
+        with closing(sqlite3.connect(path, isolation_level=None)) as reader:
+            reader.execute("BEGIN")
+            assert reader.execute("SELECT count(*) FROM t").fetchone()[0] == 0
+            with db.write_logs() as conn:
+                _insert_rows(conn, 200)
+            checkpointer = WalCheckpointer(db._logs.reader, restart_frames=50)
+            started = time.monotonic()
+            checkpointer.checkpoint()
+            assert time.monotonic() - started < 0.5
+            assert (checkpointer.checkpoints, checkpointer.restarts) == (1, 0)
+            with db.write_logs() as conn:
+                conn.exec_driver_sql("INSERT INTO t (n) VALUES (0)")
+            reader.execute("COMMIT")
+    finally:
+        db.dispose()
+
+
 def test_a_wal_below_the_limit_is_only_copied_as_far_as_it_can_be(tmp_path: Path) -> None:
     path = tmp_path / "ledger.db"
     db = Database(f"sqlite:///{path}")

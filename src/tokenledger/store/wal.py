@@ -16,7 +16,10 @@ running. The larger the WAL, the longer each checkpoint, the more frames arrive 
 logs into SQLite left a 71 GB WAL at 4M rows, until the disk was full. So once the WAL has grown to
 `restart_frames` frames without starting over, the thread takes a RESTART checkpoint: it waits for the
 writer's transaction to end, holds back the next one while it copies the rest (backpressure on ingest,
-for the moment it takes), and the next commit starts the WAL from its beginning.
+for the moment it takes), and the next commit starts the WAL from its beginning. Only when the PASSIVE
+checkpoint copied every frame it found, though: otherwise a reader still needs old frames (a long read,
+or a backup), the WAL cannot start over before it ends, and a RESTART would only hold writers back
+while it waited. Its wait is capped at RESTART_WAIT_MS all the same.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
@@ -31,6 +35,8 @@ from sqlalchemy.exc import DBAPIError
 log = logging.getLogger(__name__)
 
 CHECKPOINT_INTERVAL_SECONDS = 0.5
+# How long a RESTART checkpoint may hold writers back while it waits for readers and the writer.
+RESTART_WAIT_MS = 1_000
 
 
 class WalCheckpointer:
@@ -87,10 +93,9 @@ class WalCheckpointer:
             connection = self._engine.raw_connection()
             try:
                 cursor = connection.cursor()
-                _busy, frames, _copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                if frames >= self._restart_frames:
-                    cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
-                    self.restarts += 1
+                _busy, frames, copied = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                if frames >= self._restart_frames and copied == frames:
+                    self._restart(cursor)
             finally:
                 connection.close()
         except (sqlite3.Error, DBAPIError) as exc:
@@ -98,3 +103,14 @@ class WalCheckpointer:
             log.warning("WAL checkpoint failed: %s", exc)
             return
         self.checkpoints += 1
+
+    def _restart(self, cursor: Any) -> None:
+        """A RESTART checkpoint on this pooled reader connection, its busy timeout capped meanwhile."""
+        busy_timeout = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
+        cursor.execute(f"PRAGMA busy_timeout={min(busy_timeout, RESTART_WAIT_MS)}")
+        try:
+            busy = cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
+        if not busy:
+            self.restarts += 1
