@@ -1,10 +1,14 @@
-"""`python -m bench.write_path`: where an ingest transaction's time goes, step by step, on a copy of a
-loaded SQLite benchmark database (`python -m bench --load-only` makes one).
+"""`python -m bench.write_path`: where an ingest transaction's time goes, step by step, on a loaded
+benchmark database (`python -m bench --load-only` makes one): a SQLite file, which is copied first, or
+a PostgreSQL or MySQL URL, written in place.
 
 python -m bench.write_path bench/data/bench-1000000.db --rows-per-transaction 1000,4000,16000
+python -m bench.write_path postgresql+psycopg://postgres@127.0.0.1:5432/tokenledger_bench_1000000
 
-Each transaction holds benchmark records dated in the ingest hour (see bench.dataset.ingest_hour);
-the copy is deleted afterwards. Prints the median milliseconds per 1,000 rows of each step.
+Each transaction holds benchmark records dated in the ingest hour (see bench.dataset.ingest_hour), a
+fresh hour for each size. Afterwards the SQLite copy is deleted; on a server the logs up to the end of
+that hour are deleted, as the benchmark's ingest phase does, which moves the next run to the next hour.
+Prints the median milliseconds per 1,000 rows of each step.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench import dataset, load
-from tokenledger.services import ingest
+from tokenledger.services import cleanup, ingest
 from tokenledger.store import _dialect, logs, migrate, rollups, usage
 from tokenledger.store.database import Database
 from tokenledger.store.schema import logs as logs_table
@@ -40,9 +44,10 @@ def _copy(source: Path, directory: Path) -> Path:
     return target
 
 
-def measure(path: Path, plan: dataset.Plan, rows: int, rows_per_transaction: int) -> dict[str, float]:
+def measure(url: str, plan: dataset.Plan, rows: int, rows_per_transaction: int) -> dict[str, float]:
     """Median ms per 1,000 rows of each step, over `rows` rows in transactions of `rows_per_transaction`."""
-    db = Database(f"sqlite:///{path}")
+    db = Database(url)
+    hour: int | None = None
     try:
         migrate.upgrade(db)
         ids = load.find_accounts(db, plan)
@@ -72,28 +77,38 @@ def measure(path: Path, plan: dataset.Plan, rows: int, rows_per_transaction: int
                 times[step].append(seconds * 1000 * 1000 / len(entries))
         return {step: statistics.median(values) for step, values in times.items()}
     finally:
+        if hour is not None and db.backend != "sqlite":
+            cleanup.delete_now(db, hour + dataset.HOUR, "bench.write_path")
         db.dispose()
 
 
+def _measure_on(database: str, plan: dataset.Plan, rows: int, rows_per_transaction: int) -> dict[str, float]:
+    if "://" in database:
+        return measure(database, plan, rows, rows_per_transaction)
+    source = Path(database)
+    if not source.is_file():
+        raise click.ClickException(f"{database}: no such SQLite file")
+    with tempfile.TemporaryDirectory(dir=source.parent) as directory:
+        return measure(f"sqlite:///{_copy(source, Path(directory))}", plan, rows, rows_per_transaction)
+
+
 @click.command()
-@click.argument("database", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("database")
 @click.option("--rows-per-transaction", default="1000,4000,16000", show_default=True)
 @click.option("--rows", default=48_000, show_default=True, help="Rows written per transaction size.")
 @click.option("--users", default=dataset.DEFAULT_USERS, show_default=True, help="As the dataset was loaded.")
 @click.option("--keys", default=dataset.DEFAULT_KEYS, show_default=True, help="As the dataset was loaded.")
-def main(database: Path, rows_per_transaction: str, rows: int, users: int, keys: int) -> None:
-    """Time each step of ingest transactions on a copy of DATABASE."""
+def main(database: str, rows_per_transaction: str, rows: int, users: int, keys: int) -> None:
+    """Time each step of ingest transactions on DATABASE: a SQLite file (measured on a copy) or a
+    PostgreSQL or MySQL URL (measured in place)."""
     plan = dataset.build_plan(SEED, users, keys)
     console = Console()
     sizes = [int(size) for size in rows_per_transaction.split(",") if size.strip()]
     table = Table("rows/tx", *STEPS, "rows/s", title="ms per 1,000 rows (median)")
     for size in sizes:
-        with (
-            tempfile.TemporaryDirectory(dir=database.parent) as directory,
-            console.status(f"{size:,} rows per transaction"),
-        ):
+        with console.status(f"{size:,} rows per transaction"):
             try:
-                result = measure(_copy(database, Path(directory)), plan, rows, size)
+                result = _measure_on(database, plan, rows, size)
             except LookupError:
                 raise click.ClickException(f"{database} is not a benchmark database of seed {SEED}") from None
         rate = 1000 / result["total"] * 1000
