@@ -14,6 +14,12 @@ import pytest
 from bench import dataset
 from bench.__main__ import INGEST_CLIENTS
 from bench.scenarios import UNDER_LOAD
+from sqlalchemy import func, select
+
+from tests.backends import Databases
+from tokenledger.store import rollups
+from tokenledger.store.database import Database
+from tokenledger.store.schema import logs
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_ENDPOINTS = {
@@ -103,3 +109,30 @@ def test_reuse_refuses_to_drop_a_loaded_database_whose_marker_is_missing(tmp_pat
     assert "holds logs but" in done.stderr and "--data-dir" in done.stderr, done.stderr[-2000:]
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT count(*) FROM logs").fetchone()[0] == 1
+
+
+@pytest.mark.slow
+def test_write_path_measures_a_server_database_in_place_and_leaves_its_logs(databases: Databases) -> None:
+    url = databases.fresh("postgresql", Path("unused.db")).core
+    rows = 1000
+    env = {name: value for name, value in os.environ.items() if name not in ("SQL_DSN", "LOG_SQL_DSN")}
+    load = [sys.executable, "-m", "bench", "--rows", str(rows), "--db", url, "--load-only"]
+    load += ["--users", "20", "--keys", "60"]
+    done = subprocess.run(load, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
+
+    steps = [sys.executable, "-m", "bench.write_path", url, "--rows", "2000", "--rows-per-transaction", "1000"]
+    steps += ["--users", "20", "--keys", "60"]
+    done = subprocess.run(
+        steps, cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
+    assert "rollups" in done.stdout and "1,000" in done.stdout
+    # Its rows were deleted again: the database holds the dataset alone, and the next run takes a fresh hour.
+    db = Database(url)
+    try:
+        with db.read_logs() as conn:
+            assert conn.execute(select(func.count()).select_from(logs)).scalar_one() == rows
+            assert rollups.pruned_before(conn) > dataset.INGEST_HOURS_START
+    finally:
+        db.dispose()
