@@ -54,7 +54,7 @@ class WalCheckpointer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self.checkpoints = 0
-        self.restarts = 0
+        self.restarts = 0  # RESTART checkpoints taken, whether or not their wait ran out
 
     def committed(self) -> None:
         """Note a commit: a checkpoint follows within `interval` seconds."""
@@ -108,9 +108,9 @@ class WalCheckpointer:
         """A RESTART checkpoint on this pooled reader connection, its busy timeout capped meanwhile."""
         busy_timeout = int(cursor.execute("PRAGMA busy_timeout").fetchone()[0])
         cursor.execute(f"PRAGMA busy_timeout={min(busy_timeout, RESTART_WAIT_MS)}")
+        self.restarts += 1
         try:
-            busy = cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()[0]
+            # Busy when the wait ran out: the next checkpoint tries again.
+            cursor.execute("PRAGMA wal_checkpoint(RESTART)").fetchall()
         finally:
             cursor.execute(f"PRAGMA busy_timeout={busy_timeout}")
-        if not busy:
-            self.restarts += 1
