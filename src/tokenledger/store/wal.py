@@ -13,8 +13,8 @@ A PASSIVE checkpoint never waits, so under writes that never pause it can lose t
 WAL restarts from its beginning only when a checkpoint has copied every frame, but the writer appends
 new frames while the checkpoint copies, and SQLite's own checkpoint gives up whenever this thread's is
 running. The larger the WAL, the longer each checkpoint, the more frames arrive meanwhile: loading 10M
-logs into SQLite left a 71 GB WAL at 4M rows, until the disk was full. So once the WAL has grown to
-`restart_frames` frames without starting over, the thread takes a RESTART checkpoint: it waits for the
+logs grew the WAL to 71 GB, more than 3.6M rows in, until the disk was full. So once the WAL has grown
+to `restart_frames` frames without starting over, the thread takes a RESTART checkpoint: it waits for the
 writer's transaction to end, holds back the next one while it copies the rest (backpressure on ingest,
 for the moment it takes), and the next commit starts the WAL from its beginning. Only when the PASSIVE
 checkpoint copied every frame it found, though: otherwise a reader still needs old frames (a long read,
