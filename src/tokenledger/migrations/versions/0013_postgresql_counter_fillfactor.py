@@ -11,8 +11,8 @@ that page and no index is touched (a heap-only update). These tables filled thei
 most updates moved their row to another page and added an entry to every index of the table: 13–68% of
 `log_rollups`' updates were heap-only on the 1M benchmark database. Filling new pages to 70% keeps the
 room: 99% were, and the rollups step of a 1,000-row ingest took 129 ms instead of 167–197 (`python -m
-bench.write_path`). Pages already written keep their fill until rewritten; the current hour's rows are
-always on new pages.
+bench.write_path`). Pages already written keep their fill until rewritten; the current hour's rows
+mostly go to new pages.
 
 `quota_data` stays as it is: its covering indexes hold the summed columns, so none of its updates can
 be heap-only. Other engines update rows in place: nothing to do.
