@@ -111,6 +111,8 @@ def main(database: str, rows_per_transaction: str, rows: int, users: int, keys: 
                 result = _measure_on(database, plan, rows, size)
             except LookupError:
                 raise click.ClickException(f"{database} is not a benchmark database of seed {SEED}") from None
+            except ValueError as exc:  # no ingest hour left before the dataset (bench.dataset.ingest_hour)
+                raise click.ClickException(f"{database}: {exc}") from None
         rate = 1000 / result["total"] * 1000
         table.add_row(f"{size:,}", *(f"{result[step]:.1f}" for step in STEPS), f"{rate:,.0f}")
     console.print(table)

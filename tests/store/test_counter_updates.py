@@ -46,7 +46,7 @@ def postgresql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
 
 
 def test_an_hours_counters_are_updated_in_place(postgresql_db: Database) -> None:
-    # One user's logs fill thousands of counter rows over dozens of pages, all of this hour.
+    # 600 users' logs fill thousands of counter rows over dozens of pages, all of this hour.
     with postgresql_db.write_logs() as conn:
         logs.insert_logs(conn, _logs(range(1, USERS + 1)))
     with postgresql_db.write_logs() as conn:

@@ -92,6 +92,6 @@ def test_a_keys_logs_as_json_equal_the_user_view(db: Database) -> None:
         written = logs.list_recent_user_json(conn, scope, 1000)
     # SQLite writes the rows itself, stripping `other` too (its spelling of the numbers shows it did, not
     # to_user_row); the others leave it to to_user_row.
-    assert (written is not None) == (db.backend == "sqlite")
+    assert (written is not None) == (db.log_backend == "sqlite")
     if written is not None:
         assert any('"other":"{\\"a\\":1.50,\\"b\\":1e5}"' in row for row in written)

@@ -42,7 +42,7 @@ SQLITE_WAL_LIMIT_BYTES = 64 * 1024 * 1024
 SQLITE_WRITER_CACHE_KIB = 64 * 1024
 # SQLite's own checkpoint, a safety net behind the checkpoint thread (store.wal): it runs inside a commit
 # only when the thread has fallen this far behind (~160 MB of WAL). The thread itself waits for the writer
-# to copy the whole WAL once this much is left after its checkpoint.
+# and copies the whole WAL once it has grown this far without starting over.
 SQLITE_CHECKPOINT_PAGES = 40_000
 SQLITE_READERS = 32
 CONNECT_TIMEOUT_SECONDS = 10
