@@ -25,15 +25,15 @@ from tokenledger.store.schema import core_metadata, log_metadata
 SEARCH_TABLES = {"logs_fts", "logs_fts_data", "logs_fts_idx", "logs_fts_docsize", "logs_fts_config", "logs_fts_terms"}
 # The full-text indexes on PostgreSQL and MySQL are expression or FULLTEXT indexes the metadata does not
 # declare; on MySQL it covers a generated column the queries never select.
-SEARCH_INDEXES = {"ix_logs_content_fts", "ix_logs_content_day_terms"}
-SEARCH_COLUMN = "content_words"
+SEARCH_INDEXES = {"ix_logs_content_fts", "ix_logs_content_day_terms", "ix_logs_content_day_words"}
+SEARCH_COLUMNS = {"content_words", "content_day_words"}
 
 
 def _include(name: str | None, kind: str, _parent: Any) -> bool:
     return not (
         (kind == "table" and name in SEARCH_TABLES)
         or (kind == "index" and name in SEARCH_INDEXES)
-        or (kind == "column" and name == SEARCH_COLUMN)
+        or (kind == "column" and name in SEARCH_COLUMNS)
     )
 
 
