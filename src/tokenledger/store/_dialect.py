@@ -71,9 +71,9 @@ SET_STEP_COST = 0.03
 # How many times the rows the matches' density predicts a walk may read before search lists instead.
 WALK_SLACK = 4
 # How many of the newest rows search tests one by one before it lists the full-text index's matches, on
-# MySQL (a pattern on a stored column, ~1.5 µs a row) and PostgreSQL (the pattern's text computed from
-# the content, ~9 µs a row): a walk that finds too few costs a rare word about 8 ms on either.
-MYSQL_WALK_ROWS = 5_000
+# MySQL (a pattern on a stored column, ~5 µs a row read and tested) and PostgreSQL (the pattern's text
+# computed from the content, ~9 µs a row): a walk that finds too few costs a rare word 5–9 ms.
+MYSQL_WALK_ROWS = 1_000
 POSTGRESQL_WALK_ROWS = 1_000
 # When that walk finds too few, a longer one is taken if the density it found says it costs less than the
 # listing, and it is bounded at the listing's cost (and LONGEST_WALK rows). In µs: on MySQL, a FULLTEXT
@@ -106,6 +106,10 @@ PG_DAY_TERMS = "tokenledger_day_terms(content, created_at)"
 DAY_SECONDS = 86_400
 DAY_TERM_LENGTH = 200
 MAX_DAY_TERMS = 8
+# MySQL's second FULLTEXT index holds each word of `content_words` again as `d<day>x<word>` (migration
+# 0014), the word cut to MYSQL_DAY_WORD_LENGTH characters (innodb_ft_max_token_size is 84 by default).
+MYSQL_DAY_WORDS = "logs.content_day_words"
+MYSQL_DAY_WORD_LENGTH = 76
 # A lexeme in the text of a tsquery: quoted, a quote inside doubled.
 _QUOTED_LEXEME = re.compile(r"'((?:[^']|'')*)'")
 
@@ -184,7 +188,7 @@ class ContentMatch:
     # PostgreSQL: walk in one statement, the scope's newest `walk_rows` rows as a LIMIT subquery the
     # condition filters (given the walk's bounds instead, its planner tested every row within them and
     # sorted), then list the index's matches window by window through `listing`.
-    listing: IndexListing | None = None
+    listing: IndexListing | MysqlListing | None = None
     # PostgreSQL and MySQL: after a walk found `found` of `limit` matches in `walked` rows, how many of the
     # newest rows to walk instead before listing (None: list now).
     further_walk: Callable[[Connection, int, int, int], int | None] | None = None
@@ -203,6 +207,13 @@ class IndexListing:
 
     ts_query: str
     day_query: str | None = None
+    # The index is intersected with the conditions' rows: a window of any length lists its own matches.
+    narrows = True
+
+    def days_cheaper_than_walk(self, conn: Connection, since: int, density: float, walk_rows: int) -> bool:
+        """Whether listing the days from `since`'s costs less than walking `walk_rows` rows: always, since
+        the days' matches are intersected with the scope's rows before any row is read."""
+        return True
 
     def ids(self, conditions: Sequence[ColumnElement[bool]] = ()) -> Select[Any]:
         matched = schema.logs.alias("matched")
@@ -258,6 +269,64 @@ class IndexListing:
         them."""
         conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
         found = [int(found_id) for found_id in conn.execute(self.first_ids(count)).scalars()]
+        return found if len(found) < count else None
+
+
+@dataclass(frozen=True, slots=True)
+class MysqlListing:
+    """MySQL's FULLTEXT matches of a search: `listed`, from the words' own index (words shorter than
+    innodb_ft_min_token_size tested by their pattern), or, with `day_query` set (see `within_days`), from
+    the day-words index (migration 0014), each row it lists tested by `tested`, the words' patterns.
+
+    InnoDB gathers every match of a FULLTEXT query before any other condition applies: conditions are not
+    pushed into the listing, and a window of more than MAX_DAY_TERMS days is not listed by itself
+    (`narrows`), since it would cost the whole listing."""
+
+    listed: ColumnElement[bool]
+    tested: ColumnElement[bool]
+    day_word: str | None  # the word asked of the day-words index; None when no word fits in a term
+    day_query: str | None = None
+    narrows = False
+
+    def within_days(self, conn: Connection, since: int, until: int) -> MysqlListing:
+        """The matches of rows created from `since` to `until` (the caller bounds the rows so), read from
+        those days' terms when they are at most MAX_DAY_TERMS days: the longest word, `d<day>x<word>*` for
+        each day, its candidates tested by every word's pattern. Else this listing."""
+        first_day, last_day = since // DAY_SECONDS, until // DAY_SECONDS
+        if self.day_word is None or last_day - first_day >= MAX_DAY_TERMS:
+            return self
+        query = " ".join(f"d{day}x{self.day_word}*" for day in range(first_day, last_day + 1))
+        return MysqlListing(self.listed, self.tested, self.day_word, query)
+
+    def days_cheaper_than_walk(self, conn: Connection, since: int, density: float, walk_rows: int) -> bool:
+        """Whether listing the days from `since`'s on costs less than walking `walk_rows` more rows. The
+        listing reads the row of every match of those days, whatever its scope: as many as `density` (the
+        matches a walk found per row) says the rows logged since that day began hold, estimated by ids."""
+        day_began = since - since % DAY_SECONDS
+        first_id = conn.execute(
+            select(schema.logs.c.id)
+            .where(schema.logs.c.created_at >= day_began)
+            .order_by(schema.logs.c.created_at, schema.logs.c.id)
+            .limit(1)
+        ).scalar()
+        rows = 0 if first_id is None else highest_log_id(conn) - int(first_id) + 1
+        return density * rows * MYSQL_LISTED_MATCH_COST < walk_rows * MYSQL_WALKED_ROW_COST
+
+    def among(self, conditions: Sequence[ColumnElement[bool]] = ()) -> ColumnElement[bool]:
+        """Logs the index lists (the caller applies `conditions` to the rows)."""
+        if self.day_query is None:
+            return self.listed
+        day_match = text(f"MATCH ({MYSQL_DAY_WORDS}) AGAINST (:day_query IN BOOLEAN MODE)").bindparams(
+            day_query=self.day_query
+        )
+        return and_(cast(ColumnElement[bool], day_match), self.tested)
+
+    def all_if_fewer_than(self, conn: Connection, count: int) -> list[int] | None:
+        """The ids of every match when there are fewer than `count`, else None."""
+        found = [
+            int(found_id)
+            for found_id in conn.execute(select(schema.logs.c.id).where(self.listed).limit(count)).scalars()
+        ]
         return found if len(found) < count else None
 
 
@@ -329,7 +398,9 @@ def _mysql_content_matches(conn: Connection, words: Sequence[str]) -> ContentMat
     those rows hold too few. Both compare in the column's collation (utf8mb4_unicode_ci: any case, any
     accent); they differ only where it equates letter sequences of different lengths (`ß` and `ss`), which
     the index matches and the pattern does not. Words shorter than innodb_ft_min_token_size are not in the
-    index: they are matched by the pattern alone."""
+    index: they are matched by the pattern alone. The newest rows' matches are listed first, from the
+    day-words index when their window spans a few days (see MysqlListing); those are tested by pattern
+    too, so they agree with a walk."""
     spaced = func.concat(" ", literal_column("logs.content_words"))
     patterns = {word: spaced.like(f"% {word}%") for word in words}
     shortest = _mysql_min_token_size(conn)
@@ -337,8 +408,11 @@ def _mysql_content_matches(conn: Connection, words: Sequence[str]) -> ContentMat
     if not indexed:
         return ContentMatch(and_(*patterns.values()))
     listed = and_(mysql_fulltext(indexed), *(patterns[word] for word in words if word not in indexed))
+    tested = and_(*patterns.values())
+    fitting = [word for word in words if len(word) <= MYSQL_DAY_WORD_LENGTH]
+    listing = MysqlListing(listed, tested, max(fitting, key=len) if fitting else None)
     further = partial(_further_walk, row_cost=MYSQL_WALKED_ROW_COST, match_cost=MYSQL_LISTED_MATCH_COST)
-    return ContentMatch(and_(*patterns.values()), listed=listed, walk_rows=MYSQL_WALK_ROWS, further_walk=further)
+    return ContentMatch(tested, listed=listed, walk_rows=MYSQL_WALK_ROWS, listing=listing, further_walk=further)
 
 
 def _further_walk(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields, replace
+from functools import partial
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -37,8 +38,8 @@ from tokenledger.store.schema import logs
 RECENT_WINDOW_SECONDS = 60
 # Full-text matches few enough that search lists them all at once (it reads up to this many to find out).
 SEARCH_FEW_MATCHES = 500
-# Windows in which search lists more matches (PostgreSQL): the first holds this many times the rows the
-# walk's matches say it takes to find a page, each next one is this many times as long.
+# Windows in which search lists more matches (PostgreSQL and MySQL): the first holds this many times the
+# rows the walk's matches say it takes to find a page, each next one is this many times as long.
 SEARCH_WINDOW_SLACK = 1.5
 SEARCH_WINDOW_GROWTH = 4
 # SQLite reads the full-text index's newest matches by id first (see _newest_matching_by_id): the first
@@ -523,28 +524,29 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
     if content is None or content.listed is None:
         return newest(content.condition if content else None)
     # The scope's newest rows are tested: read at most `walk_rows` of them (in chunks on SQLite, one by one
-    # elsewhere), and if they hold fewer than `limit` matches, list the matches instead (on PostgreSQL, the
-    # newest rows' first), after a longer walk where the density found says it costs less.
+    # elsewhere), and if they hold fewer than `limit` matches, list the matches instead (on PostgreSQL and
+    # MySQL, the newest rows' first), after a longer walk where the density found says it costs less.
     if content.chunked is not None:
         found = _newest_matching_in_chunks(conn, scope, content.chunked, content.walk_rows, type_wanted, limit)
         return found if found is not None else newest(content.listed)
     if content.listing is not None:
-        tested = wanted(content.condition)
         listing = content.listing
+        if conn.dialect.name == "postgresql":
+            tested = wanted(content.condition)
+            walk_newest = partial(_newest_among_newest, conn, scope, tested, limit=limit)
+        else:
+            walk_newest = partial(_newest_walked, conn, scope, newest=newest, condition=content.condition)
         found, complete, walked = _walk_newest(
             conn,
             content,
             limit,
-            lambda rows: _newest_among_newest(conn, scope, tested, rows, limit),
-            lambda rows, matches: _first_window_by_days(conn, scope, listing, rows, matches, limit),
+            walk_newest,
+            partial(_first_window_by_days, conn, scope, listing, limit=limit),
         )
         if complete:
             return found
         return _newest_listed_in_windows(conn, scope, listing, walked, len(found), limit, newest)
-    found, complete, _ = _walk_newest(
-        conn, content, limit, lambda rows: _newest_walked(conn, scope, rows, newest, content.condition)
-    )
-    return found if complete else newest(content.listed)
+    return newest(content.listed)
 
 
 def _rows_up_to(conn: Connection, scope: LogFilters, most: int) -> int | None:
@@ -610,19 +612,22 @@ def _walk_newest(
     content: _dialect.ContentMatch,
     limit: int,
     walk: Callable[[int], tuple[list[LogEntry], bool]],
-    listed_by_days: Callable[[int, int], bool] = lambda rows, matches: False,
+    listed_by_days: Callable[[int, int, int], bool],
 ) -> tuple[list[LogEntry], bool, int]:
     """`walk(rows)` over the scope's newest `content.walk_rows` rows, then over more of them when the
     match says a longer walk costs less than listing (`further_walk`): what it found, whether that is the
     answer (a full page, or every row of the scope walked), and how many rows the last walk covered.
-    `listed_by_days(rows, matches)` says whether, after a walk of `rows` that found `matches`, the listing
-    would read a few days' terms only (PostgreSQL): that costs little next to a longer walk, which is not
-    taken then."""
+    `listed_by_days(rows, matches, further)` says whether, after a walk of `rows` that found `matches`,
+    the listing would read a few days' terms only, at less cost than a walk of `further` rows, which is
+    not taken then."""
     rows = content.walk_rows
     found, complete = walk(rows)
     if not complete and len(found) < limit and content.further_walk is not None:
         further = content.further_walk(conn, rows, len(found), limit)
-        if further is not None and further > rows and not listed_by_days(rows, len(found)):
+        if further is not None:
+            # No more than WALK_SLACK times the rows the density found says a page takes.
+            further = min(further, math.ceil(limit * rows / len(found) * _dialect.WALK_SLACK))
+        if further is not None and further > rows and not listed_by_days(rows, len(found), further):
             rows = further
             found, complete = walk(rows)
     return found, complete or len(found) == limit, rows
@@ -684,13 +689,13 @@ def _by_ids(conn: Connection, ids: Sequence[int], limit: int | None = None) -> l
 def _newest_listed_in_windows(
     conn: Connection,
     scope: LogFilters,
-    listing: _dialect.IndexListing,
+    listing: _dialect.IndexListing | _dialect.MysqlListing,
     walked_rows: int,
     walked_matches: int,
     limit: int,
     newest: Callable[..., list[LogEntry]],
 ) -> list[LogEntry]:
-    """The newest `limit` of the index's matches (PostgreSQL), after a walk of the scope's newest
+    """The newest `limit` of the index's matches (PostgreSQL and MySQL), after a walk of the scope's newest
     `walked_rows` rows found `walked_matches`, too few. `newest(condition, *within)` reads the scope's
     newest `limit` rows meeting a condition.
 
@@ -710,10 +715,13 @@ def _newest_listed_in_windows(
     for step, (since, newest_at) in enumerate(_widening_windows(conn, scope, walked_rows, first_growth)):
         window = logs.c.created_at >= since
         days = listing.within_days(conn, since, newest_at)
+        if days.day_query is None and not listing.narrows:
+            break  # listing this window would cost as much as listing every match
         found = newest(days.among([window, *_conditions(scope)]), window)
         if len(found) == limit:
             return found
-        if step == 0 and walked_matches and (whole := listed_whole_if_few()) is not None:
+        # Not on MySQL, where any listing of the words' own index gathers every match first.
+        if step == 0 and walked_matches and listing.narrows and (whole := listed_whole_if_few()) is not None:
             return whole
     return newest(listing.among())
 
@@ -727,15 +735,21 @@ def _first_window_growth(walked_matches: int, limit: int) -> float:
 def _first_window_by_days(
     conn: Connection,
     scope: LogFilters,
-    listing: _dialect.IndexListing,
+    listing: _dialect.IndexListing | _dialect.MysqlListing,
     walked_rows: int,
     walked_matches: int,
+    further_rows: int,
+    *,
     limit: int,
 ) -> bool:
     """Whether the first window `_newest_listed_in_windows` would list after this walk is read from its
-    days' terms (see `IndexListing.within_days`)."""
+    days' terms (see `IndexListing.within_days`), at less cost than a walk of up to `further_rows` (which
+    stops at a page: about `limit` / density rows)."""
     first = next(_widening_windows(conn, scope, walked_rows, _first_window_growth(walked_matches, limit)), None)
-    return first is not None and listing.within_days(conn, *first).day_query is not None
+    if first is None or listing.within_days(conn, *first).day_query is None:
+        return False
+    density = walked_matches / walked_rows
+    return listing.days_cheaper_than_walk(conn, first[0], density, min(further_rows, math.ceil(limit / density)))
 
 
 def _widening_windows(
