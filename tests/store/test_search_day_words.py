@@ -151,13 +151,13 @@ def test_search_lists_a_few_days_words_rather_than_walk_further(
     monkeypatch.setattr(_dialect, "MYSQL_LISTED_MATCH_COST", 10**9)
     monkeypatch.setattr(_dialect.MysqlListing, "days_cheaper_than_walk", lambda *args: days_cheaper)
     walks: list[int] = []
-    walk_newest = log_store._newest_walked
+    walk_newest = log_store._ContinuedWalk.__call__
 
-    def recorded(conn: Connection, scope: LogFilters, walk_rows: int, **kwargs: object) -> object:
+    def recorded(walk: log_store._ContinuedWalk, walk_rows: int) -> tuple[list[LogEntry], bool]:
         walks.append(walk_rows)
-        return walk_newest(conn, scope, walk_rows, **kwargs)  # type: ignore[arg-type]
+        return walk_newest(walk, walk_rows)
 
-    monkeypatch.setattr(log_store, "_newest_walked", recorded)
+    monkeypatch.setattr(log_store._ContinuedWalk, "__call__", recorded)
 
     def search() -> list[int]:
         walks.clear()

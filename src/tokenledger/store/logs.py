@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from typing import Any, cast
 
@@ -531,11 +531,12 @@ def search(conn: Connection, keyword: str, limit: int, scope: LogFilters) -> lis
         return found if found is not None else newest(content.listed)
     if content.listing is not None:
         listing = content.listing
+        walk_newest: Callable[[int], tuple[list[LogEntry], bool]]
         if conn.dialect.name == "postgresql":
             tested = wanted(content.condition)
             walk_newest = partial(_newest_among_newest, conn, scope, tested, limit=limit)
         else:
-            walk_newest = partial(_newest_walked, conn, scope, newest=newest, condition=content.condition)
+            walk_newest = _ContinuedWalk(conn, scope, newest, content.condition, limit)
         found, complete, walked = _walk_newest(
             conn,
             content,
@@ -633,21 +634,32 @@ def _walk_newest(
     return found, complete or len(found) == limit, rows
 
 
-def _newest_walked(
-    conn: Connection,
-    scope: LogFilters,
-    walk_rows: int,
-    newest: Callable[..., list[LogEntry]],
-    condition: ColumnElement[bool],
-) -> tuple[list[LogEntry], bool]:
-    """The newest rows meeting `condition` among the scope's newest `walk_rows`, and whether those were
-    all the scope's rows."""
-    walked = select(logs.c.created_at, logs.c.id).where(*_conditions(scope)).order_by(*_ORDER)
-    oldest_walked = conn.execute(walked.offset(walk_rows - 1).limit(1)).first()
-    if oldest_walked is None:
-        return newest(condition), True
-    found = newest(condition, *_since(oldest_walked.created_at, oldest_walked.id))
-    return found, False
+@dataclass
+class _ContinuedWalk:
+    """The scope's newest rows tested in walks that each go on from the oldest row the last one read
+    (MySQL): `walk(rows)` answers the newest `limit` rows meeting `condition` among the scope's newest
+    `rows`, and whether those were all the scope's rows, reading only the rows past the last walk.
+    `newest(condition, *within)` reads the newest `limit` rows meeting a condition within bounds."""
+
+    conn: Connection
+    scope: LogFilters
+    newest: Callable[..., list[LogEntry]]
+    condition: ColumnElement[bool]
+    limit: int
+    found: list[LogEntry] = field(default_factory=list)
+    walked: int = 0
+    edge: Cursor | None = None  # the oldest row walked so far
+
+    def __call__(self, walk_rows: int) -> tuple[list[LogEntry], bool]:
+        older = _after(self.edge)
+        rows = select(logs.c.created_at, logs.c.id).where(*_conditions(self.scope), *older).order_by(*_ORDER)
+        oldest = self.conn.execute(rows.offset(walk_rows - self.walked - 1).limit(1)).first()
+        within = older if oldest is None else [*older, *_since(oldest.created_at, oldest.id)]
+        self.found = [*self.found, *self.newest(self.condition, *within)][: self.limit]
+        if oldest is None:
+            return self.found, True
+        self.edge, self.walked = Cursor(oldest.created_at, oldest.id, walk_rows), walk_rows
+        return self.found, False
 
 
 def _newest_matching_in_chunks(
