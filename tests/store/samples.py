@@ -89,3 +89,31 @@ def filter_sets() -> list[LogFilters]:
         LogFilters(user_id=4, model_name=TextMatch("gpt-4o"), channel=1),
         LogFilters(request_id="req-1"),
     ]
+
+
+DAY = 86_400
+# The first day of `over_ten_days` (in whole days since 1970).
+TEN_DAYS_FIRST = 20_700 * DAY
+# Windows over those ten days: at day edges, within a day, across days, eight days and nine.
+TEN_DAYS_WINDOWS = (
+    (TEN_DAYS_FIRST + 5 * DAY - 1, TEN_DAYS_FIRST + 5 * DAY),  # the last second of a day and the first of the next
+    (TEN_DAYS_FIRST + 3 * DAY + 600, TEN_DAYS_FIRST + 3 * DAY + 40_000),
+    (TEN_DAYS_FIRST, TEN_DAYS_FIRST + 3 * DAY - 1),
+    (TEN_DAYS_FIRST - DAY, TEN_DAYS_FIRST + 6 * DAY + 5),  # eight days
+    (TEN_DAYS_FIRST + DAY, TEN_DAYS_FIRST + 9 * DAY + 1),  # nine
+)
+
+
+def over_ten_days(contents: tuple[str, ...]) -> list[LogEntry]:
+    """Error logs of three users every 20 minutes over ten days from TEN_DAYS_FIRST, the last second of a
+    day among them, each content in turn."""
+    return [
+        LogEntry(
+            id=0,
+            user_id=1 + n % 3,
+            created_at=TEN_DAYS_FIRST + n * 1200 - 1,
+            type=LogType.ERROR,
+            content=contents[n % len(contents)],
+        )
+        for n in range(10 * 72 + 2)
+    ]

@@ -12,15 +12,13 @@ from sqlalchemy import select
 
 from tests.backends import Databases
 from tests.store.plans import analyzed_database, plan_text
+from tests.store.samples import DAY, TEN_DAYS_FIRST, TEN_DAYS_WINDOWS, over_ten_days
 from tokenledger.domain.filters import LogFilters
-from tokenledger.domain.log import LogEntry, LogType
 from tokenledger.store import _dialect
 from tokenledger.store import logs as log_store
 from tokenledger.store.database import Connection, Database
 from tokenledger.store.schema import logs
 
-DAY = _dialect.DAY_SECONDS
-FIRST_DAY = 20_700 * DAY
 LONG = "a" * 150 + "b" * 100  # cut to its first 200 characters in the day terms
 CONTENTS = (
     "upstream error: status 503, model is Overloaded",
@@ -56,18 +54,7 @@ KEYWORDS = (
 
 @pytest.fixture
 def postgresql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
-    # Rows every 20 minutes over ten days, on day edges too, each content in turn.
-    entries = [
-        LogEntry(
-            id=0,
-            user_id=1 + n % 3,
-            created_at=FIRST_DAY + n * 1200 - 1,
-            type=LogType.ERROR,
-            content=CONTENTS[n % len(CONTENTS)],
-        )
-        for n in range(10 * 72 + 2)
-    ]
-    database = analyzed_database(databases, "postgresql", tmp_path, entries)
+    database = analyzed_database(databases, "postgresql", tmp_path, over_ten_days(CONTENTS))
     yield database
     database.dispose()
 
@@ -84,18 +71,11 @@ def _listing(conn: Connection, keyword: str) -> _dialect.IndexListing:
 
 
 def test_a_few_days_list_the_same_matches_from_their_day_terms(postgresql_db: Database) -> None:
-    windows = [
-        (FIRST_DAY + 5 * DAY - 1, FIRST_DAY + 5 * DAY),  # the last second of a day and the first of the next
-        (FIRST_DAY + 3 * DAY + 600, FIRST_DAY + 3 * DAY + 40_000),
-        (FIRST_DAY, FIRST_DAY + 3 * DAY - 1),
-        (FIRST_DAY - DAY, FIRST_DAY + 6 * DAY + 5),  # eight days, the most asked by day
-        (FIRST_DAY + DAY, FIRST_DAY + 9 * DAY + 1),  # nine: the words' own index
-    ]
     matched = 0
     with postgresql_db.read_logs() as conn:
         for keyword in KEYWORDS:
             listing = _listing(conn, keyword)
-            for since, until in windows:
+            for since, until in TEN_DAYS_WINDOWS:
                 by_day = listing.within_days(conn, since, until)
                 days = until // DAY - since // DAY + 1
                 words = _dialect.search_words(keyword)
@@ -110,7 +90,7 @@ def test_a_few_days_list_the_same_matches_from_their_day_terms(postgresql_db: Da
 def test_the_day_terms_index_lists_a_windows_matches(postgresql_db: Database) -> None:
     with postgresql_db.read_logs() as conn:
         conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        since = FIRST_DAY + 4 * DAY + 100
+        since = TEN_DAYS_FIRST + 4 * DAY + 100
         listing = _listing(conn, "overloaded").within_days(conn, since, since + 3 * DAY)
         assert listing.day_query is not None
         plan = plan_text(conn, select(logs.c.id).where(listing.among([logs.c.created_at >= since])))

@@ -13,15 +13,14 @@ from sqlalchemy import select
 
 from tests.backends import Databases
 from tests.store.plans import analyzed_database, plan_text
+from tests.store.samples import DAY, TEN_DAYS_FIRST, TEN_DAYS_WINDOWS, over_ten_days
 from tokenledger.domain.filters import LogFilters
-from tokenledger.domain.log import LogEntry, LogType
+from tokenledger.domain.log import LogEntry
 from tokenledger.store import _dialect
 from tokenledger.store import logs as log_store
 from tokenledger.store.database import Connection, Database
 from tokenledger.store.schema import logs
 
-DAY = _dialect.DAY_SECONDS
-FIRST_DAY = 20_700 * DAY
 CUT = _dialect.MYSQL_DAY_WORD_LENGTH
 LONG = "a" * 50 + "b" * 100  # cut to its first CUT characters in the day words
 CONTENTS = (
@@ -56,18 +55,7 @@ KEYWORDS = (
 
 @pytest.fixture
 def mysql_db(databases: Databases, tmp_path: Path) -> Iterator[Database]:
-    # Rows every 20 minutes over ten days, on day edges too, each content in turn.
-    entries = [
-        LogEntry(
-            id=0,
-            user_id=1 + n % 3,
-            created_at=FIRST_DAY + n * 1200 - 1,
-            type=LogType.ERROR,
-            content=CONTENTS[n % len(CONTENTS)],
-        )
-        for n in range(10 * 72 + 2)
-    ]
-    database = analyzed_database(databases, "mysql", tmp_path, entries)
+    database = analyzed_database(databases, "mysql", tmp_path, over_ten_days(CONTENTS))
     yield database
     database.dispose()
 
@@ -86,13 +74,6 @@ def _listing(conn: Connection, keyword: str) -> _dialect.MysqlListing | None:
 
 
 def test_a_few_days_list_the_same_matches_from_their_day_words(mysql_db: Database) -> None:
-    windows = [
-        (FIRST_DAY + 5 * DAY - 1, FIRST_DAY + 5 * DAY),  # the last second of a day and the first of the next
-        (FIRST_DAY + 3 * DAY + 600, FIRST_DAY + 3 * DAY + 40_000),
-        (FIRST_DAY, FIRST_DAY + 3 * DAY - 1),
-        (FIRST_DAY - DAY, FIRST_DAY + 6 * DAY + 5),  # eight days, the most asked by day
-        (FIRST_DAY + DAY, FIRST_DAY + 9 * DAY + 1),  # nine: the words' own index
-    ]
     matched = 0
     with mysql_db.read_logs() as conn:
         for keyword in KEYWORDS:
@@ -100,7 +81,7 @@ def test_a_few_days_list_the_same_matches_from_their_day_words(mysql_db: Databas
             if listing is None:
                 assert all(len(word) < 3 for word in _dialect.search_words(keyword)), keyword
                 continue
-            for since, until in windows:
+            for since, until in TEN_DAYS_WINDOWS:
                 by_day = listing.within_days(conn, since, until)
                 days = until // DAY - since // DAY + 1
                 fits = any(len(word) <= CUT for word in _dialect.search_words(keyword))
@@ -117,7 +98,7 @@ def test_a_few_days_list_the_same_matches_from_their_day_words(mysql_db: Databas
 
 def test_the_day_words_index_lists_a_windows_matches(mysql_db: Database) -> None:
     with mysql_db.read_logs() as conn:
-        since = FIRST_DAY + 4 * DAY + 100
+        since = TEN_DAYS_FIRST + 4 * DAY + 100
         found = _listing(conn, "overloaded")
         assert found is not None
         listing = found.within_days(conn, since, since + 3 * DAY)
@@ -130,7 +111,7 @@ def test_days_are_listed_when_their_matches_cost_less_than_the_walk(mysql_db: Da
     """The matches of the days from `since`'s are estimated from the rows logged since that day began (73
     in the fixture's last two days) and the walk's density, each costing MYSQL_LISTED_MATCH_COST against a
     walked row's MYSQL_WALKED_ROW_COST."""
-    since = FIRST_DAY + 9 * DAY + 5_000
+    since = TEN_DAYS_FIRST + 9 * DAY + 5_000
     matches = 73 * 0.5 * _dialect.MYSQL_LISTED_MATCH_COST
     walk_rows = math.ceil(matches / _dialect.MYSQL_WALKED_ROW_COST)
     with mysql_db.read_logs() as conn:
