@@ -186,9 +186,10 @@ class ContentMatch:
     walk_rows: int = 0
     # SQLite: walk in chunks matched at once instead of testing `condition` row by row.
     chunked: ChunkedWalk | None = None
-    # PostgreSQL: walk in one statement, the scope's newest `walk_rows` rows as a LIMIT subquery the
-    # condition filters (given the walk's bounds instead, its planner tested every row within them and
-    # sorted), then list the index's matches window by window through `listing`.
+    # PostgreSQL and MySQL: list the index's matches window by window through `listing` after the walk
+    # (PostgreSQL walks in one statement, the scope's newest `walk_rows` rows as a LIMIT subquery the
+    # condition filters: given the walk's bounds instead, its planner tested every row within them and
+    # sorted).
     listing: IndexListing | MysqlListing | None = None
     # PostgreSQL and MySQL: after a walk found `found` of `limit` matches in `walked` rows, how many of the
     # newest rows to walk instead before listing (None: list now).
@@ -300,7 +301,7 @@ class MysqlListing:
         return MysqlListing(self.listed, self.tested, self.day_word, query)
 
     def days_cheaper_than_walk(self, conn: Connection, since: int, density: float, walk_rows: int) -> bool:
-        """Whether listing the days from `since`'s on costs less than walking `walk_rows` more rows. The
+        """Whether listing the days from `since`'s costs less than walking `walk_rows` rows. The
         listing reads the row of every match of those days, whatever its scope: as many as `density` (the
         matches a walk found per row) says the rows logged since that day began hold, estimated by ids."""
         day_began = since - since % DAY_SECONDS
