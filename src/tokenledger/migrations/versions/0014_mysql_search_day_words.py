@@ -27,6 +27,7 @@ down_revision = "0013"
 branch_labels = None
 depends_on = None
 
+# What search asks of the index relies on this cut: tokenledger.store._dialect.MYSQL_DAY_WORD_LENGTH.
 DAY_WORD_LENGTH = 76
 
 
