@@ -345,7 +345,11 @@ def test_a_longer_walk_is_taken_only_when_the_density_found_says_it_beats_the_li
         # table (at 12 each: about 480 for 400 rows), so it lists.
         assert further(10, 1, 12) is None
         assert further(10, 0, 12) is None
-        # At 1,000 a match the listing costs 100 × highest: walk at most as many rows as cost that much.
+        # At 1,000 a match the listing costs 100 × highest: walk no more than WALK_SLACK times the 500 rows
+        # a page takes.
+        assert further(10, 1, 1_000) == 500 * _dialect.WALK_SLACK
+        # With more slack, at most as many rows as cost as much as the listing, and at most LONGEST_WALK.
+        monkeypatch.setattr(_dialect, "WALK_SLACK", 10**6)
         assert further(10, 1, 1_000) == round(highest * 100 / 5)
         monkeypatch.setattr(_dialect, "LONGEST_WALK", 700)
         assert further(10, 1, 1_000) == 700

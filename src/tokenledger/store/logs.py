@@ -625,9 +625,6 @@ def _walk_newest(
     found, complete = walk(rows)
     if not complete and len(found) < limit and content.further_walk is not None:
         further = content.further_walk(conn, rows, len(found), limit)
-        if further is not None:
-            # No more than WALK_SLACK times the rows the density found says a page takes.
-            further = min(further, math.ceil(limit * rows / len(found) * _dialect.WALK_SLACK))
         if further is not None and further > rows and not listed_by_days(rows, len(found), further):
             rows = further
             found, complete = walk(rows)
