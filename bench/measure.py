@@ -28,6 +28,8 @@ class Timing:
     latencies: list[float] = field(default_factory=list)
     failures: int = 0
     first_failure: str = ""
+    # The body of the last answer: the slowest reads are those that send the most, whatever the table's size.
+    answer_bytes: int = 0
 
     def summary(self) -> dict[str, Any]:
         ms = sorted(value * 1000 for value in self.latencies)
@@ -43,6 +45,7 @@ class Timing:
             "p99_ms": round(ms[max(0, math.ceil(0.99 * len(ms)) - 1)], 2),
             "mean_ms": round(statistics.fmean(ms), 2),
             "max_ms": round(ms[-1], 2),
+            "answer_bytes": self.answer_bytes,
             **({"first_failure": self.first_failure} if self.first_failure else {}),
         }
 
@@ -70,6 +73,7 @@ def time_scenario(client: httpx.Client, scenario: Scenario, *, warmup: int, call
         before = time.perf_counter()
         response = client.get(scenario.path, params=scenario.params, headers=scenario.headers)
         timing.latencies.append(time.perf_counter() - before)
+        timing.answer_bytes = len(response.content)
         ok, reason = call_ok(response)
         if not ok:
             timing.failures += 1

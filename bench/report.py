@@ -76,9 +76,13 @@ def _ms(value: Any) -> str:
     return "—" if value is None else f"{value:,.1f}"
 
 
+def _kb(value: Any) -> str:
+    return "—" if value is None else f"{value / 1024:,.1f}"
+
+
 def _scenario_table(title: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=title, title_justify="left")
-    for column in ("scenario", "calls", "fail", "p50 ms", "p99 ms", "mean ms", "max ms"):
+    for column in ("scenario", "calls", "fail", "p50 ms", "p99 ms", "mean ms", "max ms", "answer KiB"):
         if column == "scenario":
             table.add_column(column, no_wrap=True)
         else:
@@ -92,6 +96,7 @@ def _scenario_table(title: str, rows: list[dict[str, Any]]) -> Table:
             _ms(row.get("p99_ms")),
             _ms(row.get("mean_ms")),
             _ms(row.get("max_ms")),
+            _kb(row.get("answer_bytes")),
         )
     return table
 
@@ -154,13 +159,14 @@ def print_result(console: Console, result: dict[str, Any]) -> None:
 
 def _markdown_rows(rows: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| scenario | request | calls | failures | p50 ms | p99 ms | mean ms | max ms |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
+        "| scenario | request | calls | failures | p50 ms | p99 ms | mean ms | max ms | answer KiB |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for row in rows:
         lines.append(
             f"| {row['name']} | `{row['path']}` | {row['calls']} | {row['failures']} | {_ms(row.get('p50_ms'))} "
-            f"| {_ms(row.get('p99_ms'))} | {_ms(row.get('mean_ms'))} | {_ms(row.get('max_ms'))} |"
+            f"| {_ms(row.get('p99_ms'))} | {_ms(row.get('mean_ms'))} | {_ms(row.get('max_ms'))} "
+            f"| {_kb(row.get('answer_bytes'))} |"
         )
     return lines
 

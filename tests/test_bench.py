@@ -59,6 +59,11 @@ def test_bench_runs_end_to_end_on_a_tiny_sqlite_dataset(tmp_path: Path) -> None:
     for scenario in result["scenarios"] + result["under_load"]["scenarios"]:
         assert scenario["failures"] == 0, scenario
         assert scenario["calls"] == 2 and scenario["p50_ms"] > 0 and scenario["p99_ms"] >= scenario["p50_ms"]
+        assert scenario["answer_bytes"] >= len('{"success":true,"message":"","data":}'), scenario
+    # The answer's size is the body's: a key's newest logs weigh more than a page of ten of them.
+    size = {scenario["name"]: scenario["answer_bytes"] for scenario in result["scenarios"]}
+    assert size["heavy key logs, 1000 rows"] > size["heavy key logs, page"]
+    assert "answer KiB" in (tmp_path / "results" / f"sqlite-{rows}.md").read_text(encoding="utf-8")
     assert [scenario["name"] for scenario in result["under_load"]["scenarios"]] == list(UNDER_LOAD)
 
     assert [run["clients"] for run in result["ingest"]] == list(INGEST_CLIENTS)
