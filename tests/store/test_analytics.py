@@ -174,6 +174,41 @@ def test_raw_rows_equal_the_rollup_reads(db: Database) -> None:
     assert counted == _read(db, make((M,)))
 
 
+@pytest.mark.parametrize("key_seeks", [analytics.MYSQL_KEY_SEEKS, 1], ids=["each key's window", "past the seeks"])
+def test_a_key_grouped_chart_reads_the_same_sums_by_each_keys_window(
+    db: Database, key_seeks: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Grouped by one key column of the scope (model; user beside a fixed model), PostgreSQL and MySQL read
+    the window of each key `present_keys` finds; MySQL, past MYSQL_KEY_SEEKS keys, the plain window. Both
+    equal the sums over the entries themselves."""
+    monkeypatch.setattr(analytics, "MYSQL_KEY_SEEKS", key_seeks)
+    entries = sample_entries(random.Random(15), 700)
+    with db.write_logs() as conn:
+        logs.insert_logs(conn, entries)
+    model = entries[0].model_name
+    charts = {
+        make((M,)): lambda entry: entry.model_name,
+        make((U,), model_name=model): lambda entry: entry.user_id if entry.model_name == model else None,
+    }
+    for query, key_of in charts.items():
+        with db.read_logs() as conn:
+            keys = analytics.present_keys(conn, query)
+        if db.log_backend == "sqlite" or (db.log_backend == "mysql" and key_seeks == 1):
+            assert keys is None
+        else:
+            assert keys is not None and len(keys) > 1
+            assert set(keys) == {key_of(entry) for entry in entries} - {None}
+        counted = _raw_sums(
+            entries,
+            lambda entry, key_of=key_of: (
+                None
+                if key_of(entry) is None or entry.type not in DEFAULT_TYPES
+                else (key_of(entry), entry.created_at - entry.created_at % HOUR)
+            ),
+        )
+        assert _read(db, query) == counted, query
+
+
 @pytest.mark.parametrize("select_per_bucket", [True, False], ids=["a select per bucket", "one select"])
 @pytest.mark.parametrize("zone", [UTC, ZoneInfo("America/New_York"), ZoneInfo("Asia/Kolkata")])
 def test_buckets_summed_by_the_database_equal_hours_folded_by_the_domain(

@@ -40,6 +40,9 @@ _ID_COLUMNS = (log_rollups.c.key1, log_rollups.c.key2)
 # SQLite sums a window's buckets with one SELECT each up to this many (its limit on a compound SELECT is
 # 500); beyond, one SELECT groups every row by its bucket.
 SQLITE_BUCKET_SELECTS = 100
+# MySQL finds a chart's keys one statement each (see `present_keys`); past this many it reads the window
+# of every key, i.e. every hour the scope holds.
+MYSQL_KEY_SEEKS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,12 +102,35 @@ def _types(table: Table, query: UsageQuery) -> list[ColumnElement[bool]]:
     return [table.c.type.in_(types) if len(types) > 1 else table.c.type == types[0]]
 
 
-def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | None, dialect: str) -> Any:
+def _rollup_select(
+    scope: _Scope, query: UsageQuery, firsts: Sequence[int] | None, dialect: str, keys: Sequence[Any] | None
+) -> Any:
+    where, free = _key_conditions(scope, query)
+    if len(free) == 1:
+        # The one grouped key column comes before `hour` in the key, so the window alone would read every
+        # hour of history of every key: read the window of each key present instead. SQLite finds the keys
+        # in the same statement; PostgreSQL and MySQL are given them (`present_keys`): with the keys'
+        # search inline, PostgreSQL could not estimate how many rows they bring and sorted 39,000 on disk
+        # where a hash would do (30 days by model at 1M rows: 80 ms against 26 for the plain read).
+        column, before = free[0]
+        if dialect == "sqlite":
+            where.append(column.in_(_present_keys(column, before)))
+        elif keys is not None:
+            where.append(column.in_(keys))
+    groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
+    return _grouped(log_rollups, query, groups, where, firsts, select_per_bucket=dialect == "sqlite")
+
+
+def _key_conditions(
+    scope: _Scope, query: UsageQuery
+) -> tuple[list[ColumnElement[bool]], list[tuple[Any, list[ColumnElement[bool]]]]]:
+    """Conditions pinning the scope's key columns to the query's filters, and the key columns the query
+    groups by instead (free), each with the conditions on the key columns ahead of it. Unused columns hold
+    0 or '' in a scope: pinning them too keeps the read on a prefix of the primary key (scope, key1, key2,
+    key_text, hour, type)."""
     fixed = query.filters.fixed()
     where = [log_rollups.c.scope == scope.code]
-    # Pin every key column: unused ones hold 0 or '' in this scope, which keeps the read on a prefix of
-    # the primary key (scope, key1, key2, key_text, hour, type).
-    free: list[tuple[Any, list[ColumnElement[bool]]]] = []  # grouped, not fixed: (column, conditions before)
+    free: list[tuple[Any, list[ColumnElement[bool]]]] = []
     for column, name, unused in _key_columns(scope):
         if name is None:
             where.append(column == unused)
@@ -112,18 +138,35 @@ def _rollup_select(scope: _Scope, query: UsageQuery, firsts: Sequence[int] | Non
             where.append(column == fixed[name])
         else:
             free.append((column, list(where)))
-    if len(free) == 1 and dialect == "sqlite":
-        # The one grouped key column comes before `hour` in the key, so the window alone would read every
-        # hour of history of every key: read the window of each key present instead. Only on SQLite:
-        # MariaDB answers the "next key" step below by scanning from the first key (and does not skip
-        # through the index for DISTINCT either), and PostgreSQL, which does seek each key, cannot
-        # estimate how many rows the keys bring: it sorted 39,000 on disk where a hash would do (30 days
-        # by model at 1M rows: 80 ms against 26 for the plain read). There the window still reads the
-        # scope's whole history.
-        column, before = free[0]
-        where.append(column.in_(_present_keys(column, before)))
-    groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
-    return _grouped(log_rollups, query, groups, where, firsts, select_per_bucket=dialect == "sqlite")
+    return where, free
+
+
+def present_keys(conn: Connection, query: UsageQuery) -> list[Any] | None:
+    """On PostgreSQL and MySQL, the values the one key column a rollup query groups by (model, user,
+    channel…) has in its scope, for `hourly_statement` to read each one's window: one index seek per key
+    ever seen instead of a row per hour of the scope's history (which outlives log retention). None where
+    the read does not take them: SQLite (which finds them inside the query), usage_hourly, no free key
+    column or two, and on MySQL more than MYSQL_KEY_SEEKS keys. PostgreSQL seeks them all in one
+    recursive statement; MySQL in one statement per key, since MariaDB answers the recursive statement's
+    correlated "next key" by scanning from the scope's first key."""
+    scope = plan(query.dimensions).scope
+    if scope is None or conn.dialect.name == "sqlite":
+        return None
+    free = _key_conditions(scope, query)[1]
+    if len(free) != 1:
+        return None
+    column, before = free[0]
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(_present_keys(column, before)).scalars())
+    first = select(column).where(*before).order_by(column).limit(1)
+    found: list[Any] = []
+    value = conn.execute(first).scalar()
+    while value is not None:
+        if len(found) == MYSQL_KEY_SEEKS:
+            return None
+        found.append(value)
+        value = conn.execute(first.where(column > value)).scalar()
+    return found
 
 
 def _key_columns(scope: _Scope) -> list[tuple[Any, str | None, int | str]]:
@@ -205,10 +248,12 @@ def _per_bucket(
     return union_all(*selects)
 
 
-def hourly_statement(query: UsageQuery, firsts: Sequence[int] | None, dialect: str) -> Any:
-    """The query `hourly_totals` runs on this SQL dialect."""
+def hourly_statement(
+    query: UsageQuery, firsts: Sequence[int] | None, dialect: str, keys: Sequence[Any] | None = None
+) -> Any:
+    """The query `hourly_totals` runs on this SQL dialect, given the keys `present_keys` found."""
     scope = plan(query.dimensions).scope
-    return _usage_select(query, firsts) if scope is None else _rollup_select(scope, query, firsts, dialect)
+    return _usage_select(query, firsts) if scope is None else _rollup_select(scope, query, firsts, dialect, keys)
 
 
 def hourly_totals(conn: Connection, query: UsageQuery, firsts: Sequence[int] | None = None) -> list[HourTotals]:
@@ -216,7 +261,10 @@ def hourly_totals(conn: Connection, query: UsageQuery, firsts: Sequence[int] | N
     already be resolved to `user_id`); the group key follows `query.group_by`, a grouped `type` included.
     With `firsts` (the first hours of the query's buckets, see `domain.analytics.bucket_firsts`) the sums
     are per bucket instead, each under its bucket's first hour."""
-    statement = hourly_statement(query, firsts, conn.dialect.name)
+    keys = present_keys(conn, query)
+    if keys == []:
+        return []
+    statement = hourly_statement(query, firsts, conn.dialect.name, keys)
     # Rows are (group values without type…, hour, [type,] requests, successes, failures, quota,
     # prompt_tokens, completion_tokens), read as the driver's tuples: a heavy user's week by hour and model
     # is some 4,000 rows, and SQLAlchemy's rows cost as much as the query. Group values are columns, as
