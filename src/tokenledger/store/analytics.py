@@ -12,11 +12,12 @@ folds hours into the caller's local buckets (or SQL sums whole buckets, see `hou
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Table, case, func, literal, select, union_all
+from sqlalchemy import ColumnElement, Connection, Integer, Table, bindparam, case, func, literal, select, union_all
 from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.domain.analytics import HourTotals, UsageQuery, bucket_runs
@@ -40,9 +41,6 @@ _ID_COLUMNS = (log_rollups.c.key1, log_rollups.c.key2)
 # SQLite sums a window's buckets with one SELECT each up to this many (its limit on a compound SELECT is
 # 500); beyond, one SELECT groups every row by its bucket.
 SQLITE_BUCKET_SELECTS = 100
-# MySQL finds a chart's keys one statement each (see `present_keys`); past this many it reads the window
-# of every key, i.e. every hour the scope holds.
-MYSQL_KEY_SEEKS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,68 +103,73 @@ def _types(table: Table, query: UsageQuery) -> list[ColumnElement[bool]]:
 def _rollup_select(
     scope: _Scope, query: UsageQuery, firsts: Sequence[int] | None, dialect: str, keys: Sequence[Any] | None
 ) -> Any:
-    where, free = _key_conditions(scope, query)
+    pinned, free = _key_values(scope, query)
+    where = _pins(scope, pinned)
     if len(free) == 1:
         # The one grouped key column comes before `hour` in the key, so the window alone would read every
         # hour of history of every key: read the window of each key present instead. SQLite finds the keys
-        # in the same statement; PostgreSQL and MySQL are given them (`present_keys`): with the keys'
-        # search inline, PostgreSQL could not estimate how many rows they bring and sorted 39,000 on disk
-        # where a hash would do (30 days by model at 1M rows: 80 ms against 26 for the plain read).
-        column, before = free[0]
+        # in the same statement; PostgreSQL is given them (`present_keys`): with the keys' search inline,
+        # it could not estimate how many rows they bring and sorted 39,000 on disk where a hash would do
+        # (30 days by model at 1M rows: 80 ms against 26 for the plain read). MySQL keeps the plain read
+        # (see `present_keys`).
+        column, ahead = free[0]
         if dialect == "sqlite":
-            where.append(column.in_(_present_keys(column, before)))
+            where.append(column.in_(_present_keys(column, _pins(scope, {name: pinned[name] for name in ahead}))))
         elif keys is not None:
             where.append(column.in_(keys))
     groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
     return _grouped(log_rollups, query, groups, where, firsts, select_per_bucket=dialect == "sqlite")
 
 
-def _key_conditions(
-    scope: _Scope, query: UsageQuery
-) -> tuple[list[ColumnElement[bool]], list[tuple[Any, list[ColumnElement[bool]]]]]:
-    """Conditions pinning the scope's key columns to the query's filters, and the key columns the query
-    groups by instead (free), each with the conditions on the key columns ahead of it. Unused columns hold
-    0 or '' in a scope: pinning them too keeps the read on a prefix of the primary key (scope, key1, key2,
-    key_text, hour, type)."""
+def _key_values(scope: _Scope, query: UsageQuery) -> tuple[dict[str, Any], list[tuple[Any, tuple[str, ...]]]]:
+    """The key columns a rollup read pins, by name with their values (the query's filters; 0 or '' for a
+    column the scope leaves unused, which keeps the read on a prefix of the primary key (scope, key1, key2,
+    key_text, hour, type)), and the key columns it groups by instead (free), each with the names of the
+    pinned columns ahead of it."""
     fixed = query.filters.fixed()
-    where = [log_rollups.c.scope == scope.code]
-    free: list[tuple[Any, list[ColumnElement[bool]]]] = []
+    pinned: dict[str, Any] = {}
+    free: list[tuple[Any, tuple[str, ...]]] = []
     for column, name, unused in _key_columns(scope):
         if name is None:
-            where.append(column == unused)
+            pinned[column.name] = unused
         elif name in fixed:
-            where.append(column == fixed[name])
+            pinned[column.name] = fixed[name]
         else:
-            free.append((column, list(where)))
-    return where, free
+            free.append((column, tuple(pinned)))
+    return pinned, free
+
+
+def _pins(scope: _Scope, pinned: dict[str, Any]) -> list[ColumnElement[bool]]:
+    return [log_rollups.c.scope == scope.code, *(log_rollups.c[name] == value for name, value in pinned.items())]
 
 
 def present_keys(conn: Connection, query: UsageQuery) -> list[Any] | None:
-    """On PostgreSQL and MySQL, the values the one key column a rollup query groups by (model, user,
-    channel…) has in its scope, for `hourly_statement` to read each one's window: one index seek per key
-    ever seen instead of a row per hour of the scope's history (which outlives log retention). None where
-    the read does not take them: SQLite (which finds them inside the query), usage_hourly, no free key
-    column or two, and on MySQL more than MYSQL_KEY_SEEKS keys. PostgreSQL seeks them all in one
-    recursive statement; MySQL in one statement per key, since MariaDB answers the recursive statement's
-    correlated "next key" by scanning from the scope's first key."""
+    """On PostgreSQL, the values the one key column a rollup query groups by (model, user, channel…) has
+    in its scope, for `hourly_statement` to read each one's window: one index seek per key ever seen (a
+    recursive statement) instead of a row per hour of the scope's history, which outlives log retention.
+    It costs a statement of its own (about 1 ms for 37 models), paid back once the history is longer than
+    the window. None where the read does not take them: no free key column or two, usage_hourly, SQLite
+    (which finds them inside the query) and MySQL. MariaDB answers the recursive statement's correlated
+    "next key" by scanning from the scope's first key, and a statement per key cost more than it saved at
+    a month of history (37 models: 8–19 ms); there a chart still reads the scope's whole history."""
     scope = plan(query.dimensions).scope
-    if scope is None or conn.dialect.name == "sqlite":
+    if scope is None or conn.dialect.name != "postgresql":
         return None
-    free = _key_conditions(scope, query)[1]
+    pinned, free = _key_values(scope, query)
     if len(free) != 1:
         return None
-    column, before = free[0]
-    if conn.dialect.name == "postgresql":
-        return list(conn.execute(_present_keys(column, before)).scalars())
-    first = select(column).where(*before).order_by(column).limit(1)
-    found: list[Any] = []
-    value = conn.execute(first).scalar()
-    while value is not None:
-        if len(found) == MYSQL_KEY_SEEKS:
-            return None
-        found.append(value)
-        value = conn.execute(first.where(column > value)).scalar()
-    return found
+    column, ahead = free[0]
+    statement = _present_keys_statement(scope.code, column.name, ahead)
+    return list(conn.execute(statement, {f"pinned_{name}": pinned[name] for name in ahead}).scalars())
+
+
+@functools.cache
+def _present_keys_statement(scope_code: int, column_name: str, ahead: tuple[str, ...]) -> Any:
+    """`_present_keys` of a scope's key column, the pinned columns ahead of it bound by name
+    (`pinned_<column>`): built once, where building it cost as much as running it."""
+    before = [log_rollups.c.scope == scope_code]
+    before += [log_rollups.c[name] == bindparam(f"pinned_{name}") for name in ahead]
+    return _present_keys(log_rollups.c[column_name], before)
 
 
 def _key_columns(scope: _Scope) -> list[tuple[Any, str | None, int | str]]:
