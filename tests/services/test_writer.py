@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import asyncio
 import random
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
+import pytest
+from sqlalchemy.exc import DBAPIError
+
 from tests.store.samples import sample_entries
 from tokenledger.domain.errors import Busy
 from tokenledger.domain.filters import LogFilters
 from tokenledger.domain.log import LogEntry
-from tokenledger.services.writer import LogWriter
+from tokenledger.services.writer import SERVER_TRANSACTIONS, LogWriter
 from tokenledger.store import logs
-from tokenledger.store.database import Database
+from tokenledger.store.database import Database, is_deadlock
+
+DAYS_400 = 400 * 86_400
 
 
 def _rows(db: Database) -> int:
@@ -145,3 +151,111 @@ def test_stop_writes_everything_accepted(db: Database) -> None:
 
     assert asyncio.run(scenario()) == [25] * 10
     assert _rows(db) == 250
+
+
+def test_on_a_server_a_batch_commits_while_another_waits_for_a_lock(db: Database) -> None:
+    """On PostgreSQL and MySQL two write transactions run at once: a batch whose rollup rows another
+    transaction holds waits for them, and a batch of other users and hours commits meanwhile. SQLite
+    writes one transaction at a time."""
+    writer = LogWriter(db)
+    if db.log_backend == "sqlite":
+        assert writer.transactions == 1
+        return
+    assert writer.transactions == SERVER_TRANSACTIONS == 2
+    blocked = sample_entries(random.Random(5), 30)
+    # Other users, 400 days later: no row of any table in common with `blocked`.
+    other = [
+        replace(
+            entry,
+            user_id=entry.user_id + 100,
+            username=f"other-{entry.user_id}",
+            created_at=entry.created_at + DAYS_400,
+        )
+        for entry in sample_entries(random.Random(6), 20)
+    ]
+
+    async def scenario() -> tuple[int, bool, int]:
+        await writer.start()
+        try:
+            with _writes_held(db, blocked) as release:
+                waiting = asyncio.create_task(writer.write(blocked))
+                await asyncio.sleep(0.2)  # the writer has taken it and waits for the held rows
+                done_other = await asyncio.wait_for(writer.write(other), 20)
+                still_waiting = not waiting.done()
+                release.set()
+                done_blocked = await waiting
+        finally:
+            await writer.stop()
+        return done_other, still_waiting, done_blocked
+
+    done_other, still_waiting, done_blocked = asyncio.run(scenario())
+    assert (done_other, still_waiting, done_blocked) == (20, True, 30)
+    assert _rows(db) == 50
+
+
+def _deadlock(db: Database) -> DBAPIError:
+    """A real deadlock: two transactions each update a row of a scratch table, then the other's row. The
+    server rolls one back; its error is returned."""
+    table = "writer_deadlock_probe"
+    with db.write_logs() as conn:
+        conn.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+        conn.exec_driver_sql(f"INSERT INTO {table} (id, v) VALUES (1, 0), (2, 0)")
+    both_hold_one = threading.Barrier(2, timeout=10)
+    failures: list[DBAPIError] = []
+
+    def cross(first: int, second: int) -> None:
+        try:
+            with db.write_logs() as conn:
+                conn.exec_driver_sql(f"UPDATE {table} SET v = v + 1 WHERE id = {first}")
+                both_hold_one.wait()
+                conn.exec_driver_sql(f"UPDATE {table} SET v = v + 1 WHERE id = {second}")
+        except DBAPIError as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=cross, args=pair) for pair in ((1, 2), (2, 1))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with db.write_logs() as conn:
+        conn.exec_driver_sql(f"DROP TABLE {table}")
+    assert len(failures) == 1, failures
+    return failures[0]
+
+
+def test_a_transaction_rolled_back_to_break_a_deadlock_is_written_again(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server's deadlock error is recognised (and no other error is), and the writer runs such a
+    transaction again instead of failing its requests."""
+    if db.log_backend == "sqlite":
+        assert not is_deadlock(DBAPIError("INSERT", None, sqlite3.OperationalError("database is locked")))
+        return
+    deadlock = _deadlock(db)
+    assert is_deadlock(deadlock)
+    with pytest.raises(DBAPIError) as not_null, db.write_logs() as conn:
+        logs.insert_logs(conn, [replace(sample_entries(random.Random(7), 1)[0], content=None)])  # type: ignore[arg-type]
+    assert not is_deadlock(not_null.value)
+
+    real_insert, calls = logs.insert_logs, []
+
+    def deadlocked_once(conn: Any, entries: Any) -> int:
+        calls.append(len(entries))
+        if len(calls) == 1:
+            raise deadlock
+        return real_insert(conn, entries)
+
+    monkeypatch.setattr(logs, "insert_logs", deadlocked_once)
+    batch = sample_entries(random.Random(8), 25)
+
+    async def scenario() -> int:
+        writer = LogWriter(db)
+        await writer.start()
+        try:
+            return await writer.write(batch)
+        finally:
+            await writer.stop()
+
+    assert asyncio.run(scenario()) == 25
+    assert calls == [25, 25]
+    assert _rows(db) == 25

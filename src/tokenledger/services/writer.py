@@ -4,14 +4,19 @@ once its rows are committed.
 One background task drains a queue of pending requests: it takes whatever is waiting (up to
 `max_batch_rows`), writes it in one transaction on a worker thread, and resolves every request in it.
 Concurrent requests therefore share one commit (one fsync on SQLite, one round of index maintenance)
-instead of queueing for the write lock one by one.
+instead of queueing for the write lock one by one. On PostgreSQL and MySQL two such transactions run at
+once (`transactions`): while the server maintains one batch's indexes, this process encodes the next
+(1,000-row transactions on PostgreSQL at 1M rows: about 4,000 rows/s with one, 4,600–4,900 with two).
+SQLite has one writer at a time, so there one.
 
 - **Durable acknowledgement.** `write()` returns only after the commit that holds its rows.
 - **Backpressure.** At most `max_queued_rows` rows wait; a request that does not fit waits for room up
   to `queue_timeout` seconds, then fails with `Busy` (HTTP 503): memory never grows without bound.
 - **Failures reach their caller.** If a shared transaction fails, each request in it is retried in a
   transaction of its own, so one bad request fails alone and the others still commit; the caller of a
-  failed request gets its exception.
+  failed request gets its exception. A transaction the server rolled back to break a deadlock is run
+  again first (up to DEADLOCK_ATTEMPTS times): concurrent transactions take their row locks in one order,
+  but MySQL's next-key locks can still cross.
 """
 
 from __future__ import annotations
@@ -23,11 +28,14 @@ from dataclasses import dataclass
 from tokenledger.domain.errors import Busy
 from tokenledger.domain.log import LogEntry
 from tokenledger.store import logs
-from tokenledger.store.database import Database
+from tokenledger.store.database import Database, is_deadlock
 
 DEFAULT_MAX_BATCH_ROWS = 20_000
 DEFAULT_MAX_QUEUED_ROWS = 200_000
 DEFAULT_QUEUE_TIMEOUT = 10.0
+# Write transactions in flight at once on PostgreSQL and MySQL (SQLite: one).
+SERVER_TRANSACTIONS = 2
+DEADLOCK_ATTEMPTS = 3
 
 
 @dataclass
@@ -55,14 +63,17 @@ class LogWriter:
         max_batch_rows: int = DEFAULT_MAX_BATCH_ROWS,
         max_queued_rows: int = DEFAULT_MAX_QUEUED_ROWS,
         queue_timeout: float = DEFAULT_QUEUE_TIMEOUT,
+        transactions: int | None = None,
     ) -> None:
         self.db = db
         self.max_batch_rows = max_batch_rows
         self.max_queued_rows = max_queued_rows
         self.queue_timeout = queue_timeout
+        self.transactions = transactions or (1 if db.log_backend == "sqlite" else SERVER_TRANSACTIONS)
         self.stats = WriterStats()
         self._pending: list[_Request] = []
         self._queued_rows = 0
+        self._in_flight = 0
         self._changed: asyncio.Condition | None = None
         self._task: asyncio.Task[None] | None = None
         self._closing = False
@@ -108,20 +119,36 @@ class LogWriter:
 
     async def _run(self) -> None:
         assert self._changed is not None
+        running: set[asyncio.Task[None]] = set()
         while True:
             async with self._changed:
-                await self._changed.wait_for(lambda: bool(self._pending) or self._closing)
-                if not self._pending and self._closing:
-                    return
+                await self._changed.wait_for(
+                    lambda: (bool(self._pending) and self._in_flight < self.transactions) or self._closing
+                )
+                if not self._pending:
+                    break  # closing, and everything accepted has been taken
+                if self._in_flight == self.transactions:
+                    await self._changed.wait_for(lambda: self._in_flight < self.transactions)
                 batch: list[_Request] = []
                 rows = 0
                 while self._pending and (not batch or rows + len(self._pending[0].entries) <= self.max_batch_rows):
                     request = self._pending.pop(0)
                     batch.append(request)
                     rows += len(request.entries)
+                self._in_flight += 1
+            task = asyncio.create_task(self._commit_and_release(batch, rows))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        await asyncio.gather(*running)
+
+    async def _commit_and_release(self, batch: list[_Request], rows: int) -> None:
+        assert self._changed is not None
+        try:
             await self._commit(batch)
+        finally:
             async with self._changed:
                 self._queued_rows -= rows
+                self._in_flight -= 1
                 self._changed.notify_all()
 
     async def _commit(self, batch: list[_Request]) -> None:
@@ -143,8 +170,14 @@ class LogWriter:
 
     def _write(self, groups: list[Sequence[LogEntry]]) -> None:
         entries = [entry for group in groups for entry in group]
-        with self.db.write_logs() as conn:
-            logs.insert_logs(conn, entries)
+        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            try:
+                with self.db.write_logs() as conn:
+                    logs.insert_logs(conn, entries)
+                return
+            except Exception as failure:
+                if attempt == DEADLOCK_ATTEMPTS or not is_deadlock(failure):
+                    raise
 
     def _succeed(self, requests: list[_Request]) -> None:
         rows = 0

@@ -26,7 +26,7 @@ from tokenledger.domain.errors import Invalid
 from tokenledger.store import dsn
 from tokenledger.store.wal import WalCheckpointer
 
-__all__ = ["Connection", "Database", "DatabaseError", "describe_database_error"]
+__all__ = ["Connection", "Database", "DatabaseError", "describe_database_error", "is_deadlock"]
 
 # What a failing statement or connection raises, for callers outside the store (the CLI's one-line errors).
 DatabaseError = DBAPIError
@@ -35,6 +35,22 @@ DatabaseError = DBAPIError
 def describe_database_error(exc: DBAPIError) -> str:
     """The driver's own message on one line, without SQLAlchemy's statement dump."""
     return " ".join(str(exc.orig or exc).split())
+
+
+# PostgreSQL's SQLSTATEs for a deadlock and a serialization failure; MySQL's error number for a deadlock.
+_POSTGRESQL_RETRY_STATES = ("40P01", "40001")
+_MYSQL_DEADLOCK = 1213
+
+
+def is_deadlock(exc: BaseException) -> bool:
+    """Whether the server rolled a transaction back to break a deadlock (or, on PostgreSQL, a
+    serialization conflict), so that running it again is the remedy."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if getattr(exc.orig, "sqlstate", None) in _POSTGRESQL_RETRY_STATES:
+        return True
+    args: tuple[Any, ...] = getattr(exc.orig, "args", ())
+    return bool(args) and args[0] == _MYSQL_DEADLOCK
 
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
