@@ -198,6 +198,7 @@ def _deadlock(db: Database) -> DBAPIError:
     server rolls one back; its error is returned."""
     table = "writer_deadlock_probe"
     with db.write_logs() as conn:
+        conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")  # left by an interrupted run
         conn.exec_driver_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
         conn.exec_driver_sql(f"INSERT INTO {table} (id, v) VALUES (1, 0), (2, 0)")
     both_hold_one = threading.Barrier(2, timeout=10)
@@ -213,12 +214,14 @@ def _deadlock(db: Database) -> DBAPIError:
             failures.append(exc)
 
     threads = [threading.Thread(target=cross, args=pair) for pair in ((1, 2), (2, 1))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    with db.write_logs() as conn:
-        conn.exec_driver_sql(f"DROP TABLE {table}")
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        with db.write_logs() as conn:
+            conn.exec_driver_sql(f"DROP TABLE {table}")
     assert len(failures) == 1, failures
     return failures[0]
 
