@@ -107,6 +107,22 @@ def test_a_chart_grouped_by_a_key_on_postgresql_reads_each_keys_window(databases
     assert conditions and all("key_text" in found and "hour >=" in found for found in conditions), conditions
 
 
+def test_postgresql_is_given_any_number_of_keys_in_one_parameter(databases: Databases, tmp_path: Path) -> None:
+    """A chart by user on a deployment of many users: its keys travel as one array, where a list of them
+    would pass PostgreSQL's limit of 65,535 parameters a statement."""
+    database = analyzed_database(databases, "postgresql", tmp_path, models_over_hours())
+    last = 1_790_000_000 + 299 * HOUR
+    window = {"start_timestamp": str(last - 9 * HOUR), "end_timestamp": str(last)}
+    query = analytics.parse_query({"bucket": "hour", "group_by": "user"} | window, Scope.ADMIN, last)
+    try:
+        with database.read_logs() as conn:
+            statement = store_analytics.hourly_statement(query, None, "postgresql", list(range(1, 70_001)))
+            rows = _dialect.driver_rows(conn, statement)
+    finally:
+        database.dispose()
+    assert sorted((row[0], row[2]) for row in rows) == [(1, 4)] * 10  # user 1's 10 hours, 4 logs each
+
+
 def test_daily_buckets_are_summed_as_each_keys_hours_stream_by(tmp_path: Path) -> None:
     """A month by day and model: SQLite sums each day in a SELECT of its own, reading each model's hours of
     that day in key order, instead of grouping every row read by an expression of its hour, which sorts

@@ -17,7 +17,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Integer, Table, bindparam, case, func, literal, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    Table,
+    any_,
+    bindparam,
+    case,
+    func,
+    literal,
+    select,
+    union_all,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.sql.util import ClauseAdapter
 
 from tokenledger.domain.analytics import HourTotals, UsageQuery, bucket_runs
@@ -41,6 +54,9 @@ _ID_COLUMNS = (log_rollups.c.key1, log_rollups.c.key2)
 # SQLite sums a window's buckets with one SELECT each up to this many (its limit on a compound SELECT is
 # 500); beyond, one SELECT groups every row by its bucket.
 SQLITE_BUCKET_SELECTS = 100
+# A chart of more series than this (by user, on a large deployment) reads the window of every key on
+# PostgreSQL rather than finding the keys one seek each.
+PRESENT_KEYS_LIMIT = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +132,8 @@ def _rollup_select(
         if dialect == "sqlite":
             where.append(column.in_(_present_keys(column, _pins(scope, {name: pinned[name] for name in ahead}))))
         elif keys is not None:
-            where.append(column.in_(keys))
+            # One array parameter, however many keys: a statement binds at most 65,535 parameters.
+            where.append(column == any_(bindparam("present_keys", list(keys), type_=ARRAY(column.type))))
     groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
     return _grouped(log_rollups, query, groups, where, firsts, select_per_bucket=dialect == "sqlite")
 
@@ -147,11 +164,12 @@ def present_keys(conn: Connection, query: UsageQuery) -> list[Any] | None:
     """On PostgreSQL, the values the one key column a rollup query groups by (model, user, channel…) has
     in its scope, for `hourly_statement` to read each one's window: one index seek per key ever seen (a
     recursive statement) instead of a row per hour of the scope's history, which outlives log retention.
-    It costs a statement of its own (0.7 ms for 37 models), paid back once the history is longer than
-    the window. None where the read does not take them: no free key column or two, usage_hourly, SQLite
-    (which finds them inside the query) and MySQL. MariaDB answers the recursive statement's correlated
-    "next key" by scanning from the scope's first key, and a statement per key cost more than it saved at
-    a month of history (37 models: 8–19 ms); there a chart still reads the scope's whole history."""
+    It costs a statement of its own (0.7 ms for 37 models), paid back once the history is longer than the
+    window. None where the read does not take them: no free key column or two, usage_hourly, more than
+    PRESENT_KEYS_LIMIT keys, SQLite (which finds them inside the query) and MySQL. MariaDB answers the
+    recursive statement's correlated "next key" by scanning from the scope's first key, and a statement
+    per key cost more than it saved at a month of history (37 models: 8–19 ms); there a chart still reads
+    the scope's whole history."""
     scope = plan(query.dimensions).scope
     if scope is None or conn.dialect.name != "postgresql":
         return None
@@ -160,7 +178,9 @@ def present_keys(conn: Connection, query: UsageQuery) -> list[Any] | None:
         return None
     column, ahead = free[0]
     statement = _present_keys_statement(scope.code, column.name, ahead)
-    return list(conn.execute(statement, {f"pinned_{name}": pinned[name] for name in ahead}).scalars())
+    params = {"limit": PRESENT_KEYS_LIMIT + 1, **{f"pinned_{name}": pinned[name] for name in ahead}}
+    keys = list(conn.execute(statement, params).scalars())
+    return None if len(keys) > PRESENT_KEYS_LIMIT else keys
 
 
 @functools.cache
@@ -169,7 +189,8 @@ def _present_keys_statement(scope_code: int, column_name: str, ahead: tuple[str,
     (`pinned_<column>`): built once, where building it cost as much as running it."""
     before = [log_rollups.c.scope == scope_code]
     before += [log_rollups.c[name] == bindparam(f"pinned_{name}") for name in ahead]
-    return _present_keys(log_rollups.c[column_name], before)
+    # PostgreSQL runs a recursive query as its rows are asked for: the limit ends the seeks.
+    return _present_keys(log_rollups.c[column_name], before).limit(bindparam("limit", type_=Integer))
 
 
 def _key_columns(scope: _Scope) -> list[tuple[Any, str | None, int | str]]:
