@@ -75,14 +75,19 @@ def test_a_chart_grouped_by_a_key_reads_each_keys_window_not_its_history(tmp_pat
     assert "key_text=? AND hour>? AND hour<?" in plan, plan
 
 
+def _last_ten_hours_by(group_by: str) -> analytics.UsageQuery:
+    """An admin's chart by hour of the last 10 of `models_over_hours`' 300 hours."""
+    last = 1_790_000_000 + 299 * HOUR
+    window = {"start_timestamp": str(last - 9 * HOUR), "end_timestamp": str(last)}
+    return analytics.parse_query({"bucket": "hour", "group_by": group_by} | window, Scope.ADMIN, last)
+
+
 def test_a_chart_grouped_by_a_key_on_postgresql_reads_each_keys_window(databases: Databases, tmp_path: Path) -> None:
     """PostgreSQL is given the models present (`present_keys`, a seek each) and reads each one's hours in
     the window: 4 models over 300 hours of history, a chart of the last 10. Without them its index
     condition stops at key2, and the read goes through all 1,200 rollup rows of the scope."""
     database = analyzed_database(databases, "postgresql", tmp_path, models_over_hours())
-    last = 1_790_000_000 + 299 * HOUR
-    window = {"start_timestamp": str(last - 9 * HOUR), "end_timestamp": str(last)}
-    query = analytics.parse_query({"bucket": "hour", "group_by": "model"} | window, Scope.ADMIN, last)
+    query = _last_ten_hours_by("model")
     try:
         with database.write_logs() as conn:
             _dialect.refresh_statistics(conn, ("log_rollups",))
@@ -111,9 +116,7 @@ def test_postgresql_is_given_any_number_of_keys_in_one_parameter(databases: Data
     """A chart by user on a deployment of many users: its keys travel as one array, where a list of them
     would pass PostgreSQL's limit of 65,535 parameters a statement."""
     database = analyzed_database(databases, "postgresql", tmp_path, models_over_hours())
-    last = 1_790_000_000 + 299 * HOUR
-    window = {"start_timestamp": str(last - 9 * HOUR), "end_timestamp": str(last)}
-    query = analytics.parse_query({"bucket": "hour", "group_by": "user"} | window, Scope.ADMIN, last)
+    query = _last_ten_hours_by("user")
     try:
         with database.read_logs() as conn:
             statement = store_analytics.hourly_statement(query, None, "postgresql", list(range(1, 70_001)))
