@@ -125,12 +125,13 @@ class LogWriter:
         while True:
             async with self._changed:
                 await self._changed.wait_for(
-                    lambda: (bool(self._pending) and self._in_flight < self.transactions) or self._closing
+                    lambda: (
+                        (bool(self._pending) and self._in_flight < self.transactions)
+                        or (self._closing and not self._pending)
+                    )
                 )
                 if not self._pending:
                     break  # closing, and everything accepted has been taken
-                if self._in_flight == self.transactions:
-                    await self._changed.wait_for(lambda: self._in_flight < self.transactions)
                 batch: list[_Request] = []
                 rows = 0
                 while self._pending and (not batch or rows + len(self._pending[0].entries) <= self.max_batch_rows):
