@@ -9,6 +9,11 @@ Each transaction holds benchmark records dated in the ingest hour (see bench.dat
 fresh hour for each size. Afterwards the SQLite copy is deleted; on a server the logs up to the end of
 that hour are deleted, as the benchmark's ingest phase does, which moves the next run to the next hour.
 Prints the median milliseconds per 1,000 rows of each step.
+
+`--without-aggregates` leaves out `quota_data` and the rollups: what the rows, their indexes and the
+full-text index cost alone, the ceiling of any ingest that keeps the read path's indexes. On a server its
+rows are deleted at the end like the others; a run killed before then leaves rows the aggregates do not
+count, so load that database again before measuring reads on it.
 """
 
 from __future__ import annotations
@@ -44,8 +49,11 @@ def _copy(source: Path, directory: Path) -> Path:
     return target
 
 
-def measure(url: str, plan: dataset.Plan, rows: int, rows_per_transaction: int) -> dict[str, float]:
-    """Median ms per 1,000 rows of each step, over `rows` rows in transactions of `rows_per_transaction`."""
+def measure(
+    url: str, plan: dataset.Plan, rows: int, rows_per_transaction: int, *, aggregates: bool = True
+) -> dict[str, float]:
+    """Median ms per 1,000 rows of each step, over `rows` rows in transactions of `rows_per_transaction`;
+    without `aggregates`, quota_data and the rollups are not written (their steps read 0)."""
     db = Database(url)
     hour: int | None = None
     try:
@@ -66,9 +74,11 @@ def measure(url: str, plan: dataset.Plan, rows: int, rows_per_transaction: int) 
                 marks.append(time.perf_counter())
                 _dialect.index_new_logs(conn, after_id)
                 marks.append(time.perf_counter())
-                usage.add_consumption(conn, entries)
+                if aggregates:
+                    usage.add_consumption(conn, entries)
                 marks.append(time.perf_counter())
-                rollups.add(conn, entries)
+                if aggregates:
+                    rollups.add(conn, entries)
                 marks.append(time.perf_counter())
             marks.append(time.perf_counter())
             durations = [marks[0] - started, *(b - a for a, b in itertools.pairwise(marks))]
@@ -82,14 +92,17 @@ def measure(url: str, plan: dataset.Plan, rows: int, rows_per_transaction: int) 
         db.dispose()
 
 
-def _measure_on(database: str, plan: dataset.Plan, rows: int, rows_per_transaction: int) -> dict[str, float]:
+def _measure_on(
+    database: str, plan: dataset.Plan, rows: int, rows_per_transaction: int, aggregates: bool
+) -> dict[str, float]:
     if "://" in database:
-        return measure(database, plan, rows, rows_per_transaction)
+        return measure(database, plan, rows, rows_per_transaction, aggregates=aggregates)
     source = Path(database)
     if not source.is_file():
         raise click.ClickException(f"{database}: no such SQLite file")
     with tempfile.TemporaryDirectory(dir=source.parent) as directory:
-        return measure(f"sqlite:///{_copy(source, Path(directory))}", plan, rows, rows_per_transaction)
+        copy = f"sqlite:///{_copy(source, Path(directory))}"
+        return measure(copy, plan, rows, rows_per_transaction, aggregates=aggregates)
 
 
 @click.command()
@@ -98,17 +111,23 @@ def _measure_on(database: str, plan: dataset.Plan, rows: int, rows_per_transacti
 @click.option("--rows", default=48_000, show_default=True, help="Rows written per transaction size.")
 @click.option("--users", default=dataset.DEFAULT_USERS, show_default=True, help="As the dataset was loaded.")
 @click.option("--keys", default=dataset.DEFAULT_KEYS, show_default=True, help="As the dataset was loaded.")
-def main(database: str, rows_per_transaction: str, rows: int, users: int, keys: int) -> None:
+@click.option(
+    "--without-aggregates",
+    is_flag=True,
+    help="Leave out quota_data and the rollups: the rows and their indexes alone.",
+)
+def main(database: str, rows_per_transaction: str, rows: int, users: int, keys: int, without_aggregates: bool) -> None:
     """Time each step of ingest transactions on DATABASE: a SQLite file (measured on a copy) or a
     PostgreSQL or MySQL URL (measured in place)."""
     plan = dataset.build_plan(SEED, users, keys)
     console = Console()
     sizes = [int(size) for size in rows_per_transaction.split(",") if size.strip()]
-    table = Table("rows/tx", *STEPS, "rows/s", title="ms per 1,000 rows (median)")
+    title = "ms per 1,000 rows (median)" + (", without quota_data and rollups" if without_aggregates else "")
+    table = Table("rows/tx", *STEPS, "rows/s", title=title)
     for size in sizes:
         with console.status(f"{size:,} rows per transaction"):
             try:
-                result = _measure_on(database, plan, rows, size)
+                result = _measure_on(database, plan, rows, size, not without_aggregates)
             except LookupError:
                 raise click.ClickException(f"{database} is not a benchmark database of seed {SEED}") from None
             except ValueError as exc:  # no ingest hour left before the dataset (bench.dataset.ingest_hour)

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from tests.backends import Databases
 from tokenledger.store import rollups
 from tokenledger.store.database import Database
-from tokenledger.store.schema import logs
+from tokenledger.store.schema import log_rollups, logs
 
 ROOT = Path(__file__).resolve().parent.parent
 READ_ENDPOINTS = {
@@ -126,18 +126,35 @@ def test_write_path_measures_a_server_database_in_place_and_leaves_its_logs(data
     done = subprocess.run(load, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
 
-    steps = [sys.executable, "-m", "bench.write_path", url, "--rows", "2000", "--rows-per-transaction", "1000"]
-    steps += ["--users", "20", "--keys", "60"]
-    done = subprocess.run(
-        steps, cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120, check=False
-    )
-    assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
-    assert "rollups" in done.stdout and "1,000" in done.stdout
-    # Its rows were deleted again: the database holds the dataset alone, and the next run takes a fresh hour.
+    def write_path(*options: str) -> str:
+        steps = [sys.executable, "-m", "bench.write_path", url, "--rows", "2000", "--rows-per-transaction", "1000"]
+        steps += ["--users", "20", "--keys", "60", *options]
+        done = subprocess.run(
+            steps, cwd=ROOT, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120, check=False
+        )
+        assert done.returncode == 0, done.stderr[-2000:] or done.stdout[-2000:]
+        return done.stdout
+
+    def rolled_up_rows() -> int:
+        with db.read_logs() as conn:
+            return int(conn.execute(select(func.sum(log_rollups.c.count)).where(log_rollups.c.scope == 0)).scalar())
+
     db = Database(url)
     try:
+        before = rolled_up_rows()
+        output = write_path()
+        assert "rollups" in output and "1,000" in output
+        # Its rows were deleted again: the database holds the dataset alone, and the next run takes a fresh hour.
         with db.read_logs() as conn:
             assert conn.execute(select(func.count()).select_from(logs)).scalar_one() == rows
             assert rollups.pruned_before(conn) > dataset.INGEST_HOURS_START
+        # The rollups keep the usage history of the rows it wrote and deleted...
+        assert rolled_up_rows() == before + 2000
+        # ...and without aggregates it writes the rows alone, deleted again just the same.
+        output = write_path("--without-aggregates")
+        assert "without quota_data and rollups" in output
+        assert rolled_up_rows() == before + 2000
+        with db.read_logs() as conn:
+            assert conn.execute(select(func.count()).select_from(logs)).scalar_one() == rows
     finally:
         db.dispose()
