@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import BigInteger, literal, select
+from sqlalchemy import BigInteger, Connection, literal, select
 
 from tests.backends import Databases
 from tests.store.plans import analyzed_database, models_over_hours, plan_text
@@ -110,6 +110,36 @@ def test_a_chart_grouped_by_a_key_on_postgresql_reads_each_keys_window(databases
         if node.get("Index Name") == "pk_log_rollups":
             conditions.append(node["Index Cond"])
     assert conditions and all("key_text" in found and "hour >=" in found for found in conditions), conditions
+
+
+def test_a_chart_grouped_by_a_key_on_mysql_reads_each_keys_window(databases: Databases, tmp_path: Path) -> None:
+    """MySQL finds the models present by a loose index scan and reads each one's hours in the window: 4
+    models over 300 hours of history, a chart of the last 10. The server's own counters of index entries
+    read tell the two reads apart: the plain window goes through all 1,200 rollup rows of the scope."""
+    database = analyzed_database(databases, "mysql", tmp_path, models_over_hours())
+    query = _last_ten_hours_by("model")
+
+    def entries_read(conn: Connection, statement: Any) -> tuple[int, list[Any]]:
+        conn.exec_driver_sql("FLUSH STATUS")
+        rows = _dialect.driver_rows(conn, statement)
+        counters = dict(conn.exec_driver_sql("SHOW SESSION STATUS LIKE 'Handler_read%%'").all())
+        return sum(int(counters[name]) for name in ("Handler_read_key", "Handler_read_next")), rows
+
+    try:
+        with database.write_logs() as conn:
+            _dialect.refresh_statistics(conn, ("log_rollups",))
+        with database.read_logs() as conn:
+            keys = store_analytics.present_keys(conn, query)
+            by_key, rows = entries_read(conn, store_analytics.hourly_statement(query, None, "mysql", keys))
+            plain, plain_rows = entries_read(conn, store_analytics.hourly_statement(query, None, "mysql"))
+            statement = store_analytics._present_keys_statement("mysql", 5, "key_text", ("key1", "key2"))
+            key_plan = plan_text(conn, statement.params(limit=10, pinned_key1=0, pinned_key2=0))
+    finally:
+        database.dispose()
+    assert keys == ["gpt-4o", "gpt-4o-mini", "gpt-4o-mini-tts", "gpt-5"]
+    assert sorted(rows) == sorted(plain_rows) and len(rows) == 4 * 10
+    assert plain >= 4 * 300 and by_key <= 4 * 10 + 4 * 2, (by_key, plain)
+    assert "Using index for group-by" in key_plan, key_plan
 
 
 def test_postgresql_is_given_any_number_of_keys_in_one_parameter(databases: Databases, tmp_path: Path) -> None:

@@ -54,9 +54,11 @@ _ID_COLUMNS = (log_rollups.c.key1, log_rollups.c.key2)
 # SQLite sums a window's buckets with one SELECT each up to this many (its limit on a compound SELECT is
 # 500); beyond, one SELECT groups every row by its bucket.
 SQLITE_BUCKET_SELECTS = 100
-# A chart of more series than this (by user, on a large deployment) reads the window of every key on
-# PostgreSQL rather than finding the keys one seek each.
-PRESENT_KEYS_LIMIT = 10_000
+# A chart of more series than this (by user, on a large deployment) reads the window of every key rather
+# than finding the keys first. PostgreSQL takes any number in one array parameter. MariaDB plans an IN list
+# as one index range per key only up to a few hundred keys (its index dives stop at
+# eq_range_index_dive_limit, 200): with 1,000 user ids it read the whole table and sorted it.
+PRESENT_KEYS_LIMITS = {"postgresql": 10_000, "mysql": 200}
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,16 +126,17 @@ def _rollup_select(
     if len(free) == 1:
         # The one grouped key column comes before `hour` in the key, so the window alone would read every
         # hour of history of every key: read the window of each key present instead. SQLite finds the keys
-        # in the same statement; PostgreSQL is given them (`present_keys`): with the keys' search inline,
-        # it could not estimate how many rows they bring and sorted 39,000 on disk where a hash would do
-        # (30 days by model at 1M rows: 80 ms against 26 for the plain read). MySQL keeps the plain read
-        # (see `present_keys`).
+        # in the same statement; PostgreSQL and MySQL are given them (`present_keys`): with the keys' search
+        # inline, PostgreSQL could not estimate how many rows they bring and sorted 39,000 on disk where a
+        # hash would do (30 days by model at 1M rows: 80 ms against 26 for the plain read).
         column, ahead = free[0]
         if dialect == "sqlite":
             where.append(column.in_(_present_keys(column, _pins(scope, {name: pinned[name] for name in ahead}))))
-        elif keys is not None:
+        elif keys is not None and dialect == "postgresql":
             # One array parameter, however many keys: a statement binds at most 65,535 parameters.
             where.append(column == any_(bindparam("present_keys", list(keys), type_=ARRAY(column.type))))
+        elif keys is not None:
+            where.append(column.in_(keys))
     groups = [_rollup_column(scope, name).label(f"g{i}") for i, name in enumerate(query.group_fields) if name != "type"]
     return _grouped(log_rollups, query, groups, where, firsts, select_per_bucket=dialect == "sqlite")
 
@@ -161,36 +164,43 @@ def _pins(scope: _Scope, pinned: dict[str, Any]) -> list[ColumnElement[bool]]:
 
 
 def present_keys(conn: Connection, query: UsageQuery) -> list[Any] | None:
-    """On PostgreSQL, the values the one key column a rollup query groups by (model, user, channel…) has
-    in its scope, for `hourly_statement` to read each one's window: one index seek per key ever seen (a
-    recursive statement) instead of a row per hour of the scope's history, which outlives log retention.
-    It costs a statement of its own (0.7–0.9 ms for 37 models), paid back once the history is longer than the
-    window. None where the read does not take them: no free key column or two, usage_hourly, more than
-    PRESENT_KEYS_LIMIT keys, SQLite (which finds them inside the query) and MySQL. MariaDB answers the
-    recursive statement's correlated "next key" by scanning from the scope's first key, and a statement
-    per key cost more than it saved at a month of history (37 models: 8–19 ms); there a chart still reads
-    the scope's whole history."""
+    """On PostgreSQL and MySQL, the values the one key column a rollup query groups by (model, user,
+    channel…) has in its scope, for `hourly_statement` to read each one's window: one index seek per key
+    ever seen instead of a row per hour of the scope's history, which outlives log retention. It costs a
+    statement of its own (0.7–0.9 ms for 37 models on PostgreSQL, 0.2 on MariaDB), paid back once the
+    history is longer than the window. None where the read does not take them: no free key column or two,
+    usage_hourly, more keys than the engine's PRESENT_KEYS_LIMITS, and SQLite (which finds them inside the
+    query)."""
     scope = plan(query.dimensions).scope
-    if scope is None or conn.dialect.name != "postgresql":
+    most = PRESENT_KEYS_LIMITS.get(conn.dialect.name)
+    if scope is None or most is None:
         return None
     pinned, free = _key_values(scope, query)
     if len(free) != 1:
         return None
     column, ahead = free[0]
-    statement = _present_keys_statement(scope.code, column.name, ahead)
-    params = {"limit": PRESENT_KEYS_LIMIT + 1, **{f"pinned_{name}": pinned[name] for name in ahead}}
+    statement = _present_keys_statement(conn.dialect.name, scope.code, column.name, ahead)
+    params = {"limit": most + 1, **{f"pinned_{name}": pinned[name] for name in ahead}}
     keys = list(conn.execute(statement, params).scalars())
-    return None if len(keys) > PRESENT_KEYS_LIMIT else keys
+    return None if len(keys) > most else keys
 
 
 @functools.cache
-def _present_keys_statement(scope_code: int, column_name: str, ahead: tuple[str, ...]) -> Any:
-    """`_present_keys` of a scope's key column, the pinned columns ahead of it bound by name
-    (`pinned_<column>`): built once, where building it cost as much as running it."""
+def _present_keys_statement(dialect: str, scope_code: int, column_name: str, ahead: tuple[str, ...]) -> Any:
+    """The distinct values of a scope's key column, the pinned columns ahead of it bound by name
+    (`pinned_<column>`): built once, where building it cost as much as running it. PostgreSQL seeks them
+    one by one (`_present_keys`; it runs a recursive query as its rows are asked for, so the limit ends
+    the seeks). MySQL groups by the key's prefix, which it reads as a loose index scan, a seek per key
+    ("Using index for group-by"); MariaDB ran the recursive form's correlated "next key" as a scan from the
+    scope's first key."""
+    column = log_rollups.c[column_name]
     before = [log_rollups.c.scope == scope_code]
     before += [log_rollups.c[name] == bindparam(f"pinned_{name}") for name in ahead]
-    # PostgreSQL runs a recursive query as its rows are asked for: the limit ends the seeks.
-    return _present_keys(log_rollups.c[column_name], before).limit(bindparam("limit", type_=Integer))
+    limit = bindparam("limit", type_=Integer)
+    if dialect == "mysql":
+        prefix = [log_rollups.c.scope, *(log_rollups.c[name] for name in ahead), column]
+        return select(column).where(*before).group_by(*prefix).limit(limit)
+    return _present_keys(column, before).limit(limit)
 
 
 def _key_columns(scope: _Scope) -> list[tuple[Any, str | None, int | str]]:
