@@ -81,8 +81,10 @@ POSTGRESQL_WALK_ROWS = 1_000
 # match listed costs about 12 (the index lists every match in the table, and each match's row is read to
 # sort it: 437 ms for 37,000 at 10M rows) and a walked row up to 5; on PostgreSQL, a window longer than
 # MAX_DAY_TERMS days reads the GIN posting list (0.5 µs a match, most searches taking one to three windows)
-# and a walked row costs about 9. A PostgreSQL window of fewer days reads only its days' terms: search does
-# not walk further then (logs._first_window_by_days), whatever this model says.
+# and a walked row cost about 9 before the plain content was tested first. It costs 1–3 now, but a model
+# priced at 1.5 chose longer walks that were no faster at 10M (the heavy user's rare word, in process:
+# 16.6 / 16.7 ms against 15.6 / 13.8), so 9 stays. A PostgreSQL window of fewer days reads only its days'
+# terms: search does not walk further then (logs._first_window_by_days), whatever this model says.
 MYSQL_LISTED_MATCH_COST = 12
 MYSQL_WALKED_ROW_COST = 5
 POSTGRESQL_LISTED_MATCH_COST = 1.5
