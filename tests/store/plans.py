@@ -30,13 +30,13 @@ def plan_text(conn: Connection, query: ClauseElement) -> str:
 
 
 def analyzed_database(databases: Databases, backend: str, tmp_path: Path, entries: Sequence[LogEntry]) -> Database:
-    """A fresh migrated database of a server engine holding `entries`, its planner statistics refreshed
-    so that plans follow the rows."""
+    """A fresh migrated database of a server engine holding `entries`, the planner statistics of the logs
+    and their rollups refreshed so that plans follow the rows."""
     database = Database(databases.fresh(backend, tmp_path / "unused.db").core)
     migrate.upgrade(database)
     with database.write_logs() as conn:
         logs.insert_logs(conn, entries)
-        _dialect.refresh_statistics(conn, ("logs",))
+        _dialect.refresh_statistics(conn, ("logs", "log_rollups"))
     return database
 
 

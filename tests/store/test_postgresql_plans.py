@@ -16,7 +16,7 @@ from tests.backends import Databases
 from tests.store.plans import analyzed_database, models_over_hours, plan_text
 from tokenledger.domain.filters import LogFilters, TextMatch
 from tokenledger.domain.log import LogEntry, LogType
-from tokenledger.store import _dialect, dsn, logs, rollups
+from tokenledger.store import dsn, logs, rollups
 from tokenledger.store.database import Database, server_engine
 
 
@@ -109,8 +109,6 @@ def test_a_patterns_values_are_found_by_a_seek_each(databases: Databases, tmp_pa
     rollups' key past the value before: the rows it reads are the values found, not each value's hours."""
     database = analyzed_database(databases, "postgresql", tmp_path, models_over_hours())
     try:
-        with database.write_logs() as conn:
-            _dialect.refresh_statistics(conn, ("log_rollups",))
         with database.read_logs() as conn:
             values = rollups.values_like(conn, "model_name", TextMatch("gpt-4o%", is_pattern=True), 32)
             _, _, recursive = rollups._values_like_statements(

@@ -89,8 +89,6 @@ def test_a_chart_grouped_by_a_key_on_postgresql_reads_each_keys_window(databases
     database = analyzed_database(databases, "postgresql", tmp_path, models_over_hours())
     query = _last_ten_hours_by("model")
     try:
-        with database.write_logs() as conn:
-            _dialect.refresh_statistics(conn, ("log_rollups",))
         with database.read_logs() as conn:
             keys = store_analytics.present_keys(conn, query)
             statement = store_analytics.hourly_statement(query, None, "postgresql", keys)
@@ -126,13 +124,13 @@ def test_a_chart_grouped_by_a_key_on_mysql_reads_each_keys_window(databases: Dat
         return sum(int(counters[name]) for name in ("Handler_read_key", "Handler_read_next")), rows
 
     try:
-        with database.write_logs() as conn:
-            _dialect.refresh_statistics(conn, ("log_rollups",))
         with database.read_logs() as conn:
             keys = store_analytics.present_keys(conn, query)
             by_key, rows = entries_read(conn, store_analytics.hourly_statement(query, None, "mysql", keys))
             plain, plain_rows = entries_read(conn, store_analytics.hourly_statement(query, None, "mysql"))
-            statement = store_analytics._present_keys_statement("mysql", 5, "key_text", ("key1", "key2"))
+            scope = store_analytics.plan(query.dimensions).scope
+            assert scope is not None
+            statement = store_analytics._present_keys_statement("mysql", scope.code, "key_text", ("key1", "key2"))
             key_plan = plan_text(conn, statement.params(limit=10, pinned_key1=0, pinned_key2=0))
     finally:
         database.dispose()
