@@ -15,8 +15,8 @@ with two). SQLite has one writer at a time, so there one.
 - **Failures reach their caller.** If a shared transaction fails, each request in it is retried in a
   transaction of its own, so one bad request fails alone and the others still commit; the caller of a
   failed request gets its exception. A transaction the server rolled back to break a deadlock is run
-  again first (up to DEADLOCK_ATTEMPTS times): concurrent transactions take their row locks in one order,
-  but MySQL's next-key locks can still cross.
+  again first (DEADLOCK_ATTEMPTS attempts in all): concurrent transactions take their row locks in one
+  order, but MySQL's next-key locks can still cross.
 """
 
 from __future__ import annotations

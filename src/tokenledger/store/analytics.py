@@ -167,7 +167,7 @@ def present_keys(conn: Connection, query: UsageQuery) -> list[Any] | None:
     """On PostgreSQL and MySQL, the values the one key column a rollup query groups by (model, user,
     channel…) has in its scope, for `hourly_statement` to read each one's window: one index seek per key
     ever seen instead of a row per hour of the scope's history, which outlives log retention. It costs a
-    statement of its own (0.7–0.9 ms for 37 models on PostgreSQL, 0.2 on MariaDB), paid back once the
+    statement of its own (0.7–0.9 ms for 37 models on PostgreSQL, 0.2–0.4 on MariaDB), paid back once the
     history is longer than the window. None where the read does not take them: no free key column or two,
     usage_hourly, more keys than the engine's PRESENT_KEYS_LIMITS, and SQLite (which finds them inside the
     query)."""
